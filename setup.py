@@ -1,0 +1,40 @@
+#!/usr/bin/env python
+"""spacy-elmo: ELMo (Peters et al., 2018) for spaCy v3."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).parent
+
+setup(
+    name="spacy-elmo",
+    version="0.1.0",
+    description="ELMo contextual word representations for spaCy: exact to the original, fast on CPU",
+    long_description=(ROOT / "README.md").read_text(encoding="utf8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["spacy_elmo", "spacy_elmo.*"]),
+    package_data={"spacy_elmo": ["py.typed", "assets/*/*.json", "assets/*/*.hdf5", "assets/*.txt", "assets/*/*.md"]},
+    include_package_data=True,
+    install_requires=[
+        "spacy>=3.7.0,<4.0.0",
+        "thinc>=8.2.0,<9.0.0",
+        "torch>=2.0.0",
+        "numpy>=1.21.0",
+        "srsly>=2.4.0",
+        "h5py>=3.0.0",
+        "tqdm>=4.0.0",
+        "typer>=0.9.0",
+    ],
+    extras_require={"test": ["pytest>=7.0.0"], "plot": ["matplotlib>=3.5.0"]},
+    entry_points={
+        # --- spaCy integration (owned by spacy_elmo/pipeline + spacy_elmo/models) ---
+        "spacy_factories": [],
+        "spacy_architectures": [],
+        "spacy_misc": [],
+        "thinc_model_loaders": [],
+        # --- CLI ---
+        "console_scripts": ["spacy-elmo = spacy_elmo.cli:main"],
+    },
+)

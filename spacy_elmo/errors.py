@@ -1,0 +1,122 @@
+"""Coded, actionable error and warning messages (spaCy's ``ErrorsWithCodes`` pattern).
+
+Every message says what was found, what was expected and what to do. Messages are looked up
+as class attributes, which prefixes the code: ``Errors.E001`` renders as ``"[E001] ..."``.
+
+Ranges: E0xx options/weights files, E1xx model input and runtime, E2xx spaCy integration,
+E3xx pretraining. This module imports nothing from spaCy, so the pure torch and file-format
+code can raise these errors without pulling spaCy in.
+"""
+
+
+class ErrorsWithCodes(type):
+    def __getattribute__(self, code: str) -> str:
+        msg = super().__getattribute__(code)
+        if code.startswith("__"):
+            return msg
+        return f"[{code}] {msg}"
+
+
+class ElmoFormatError(ValueError):
+    """An options.json or weights.hdf5 file that cannot be used as given."""
+
+
+class ElmoInputError(ValueError):
+    """Input to the biLM that cannot be processed as given."""
+
+
+class Warnings(metaclass=ErrorsWithCodes):
+    W001 = (
+        "options.json has keys that this package does not use and ignores: {keys}. "
+        "Training-only keys are expected in files dumped by bilm-tf; check the spelling of "
+        "any other key."
+    )
+    W002 = (
+        "State 'stateful' was requested: a sentence's vectors now depend on what earlier "
+        "batches held in the same batch row (AllenNLP/bilm-tf semantics). Use state='warm' "
+        "for deterministic vectors."
+    )
+
+
+class Errors(metaclass=ErrorsWithCodes):
+    # --- E0xx: options.json and weights.hdf5 -------------------------------------------
+    E001 = "The {what} '{path}' does not exist. Check the path, or pass the file explicitly."
+    E002 = (
+        "'{path}' is not an HDF5 file ({error}). Pass the weights file (weights.hdf5) "
+        "here, not options.json; a file that was downloaded incompletely must be fetched again."
+    )
+    E003 = (
+        "The weights file '{path}' has no dataset '{key}', which the options ({config}) "
+        "require. The file is truncated or belongs to a different architecture: check that "
+        "options.json and weights.hdf5 come from the same model."
+    )
+    E004 = (
+        "The dataset '{key}' in '{path}' has shape {found}, but the options require "
+        "{expected}. options.json and weights.hdf5 do not belong to the same model: use the "
+        "options.json that was published with this weights file."
+    )
+    E005 = "'{path}' is not valid JSON ({error}). Pass the model's options.json here."
+    E006 = (
+        "options.json is missing the key '{key}'. A bilm-tf/AllenNLP options file needs "
+        "'lstm' (dim, projection_dim, n_layers, cell_clip, proj_clip, use_skip_connections) "
+        "and 'char_cnn' (embedding.dim, filters, n_highway, n_characters, "
+        "max_characters_per_token, activation)."
+    )
+    E007 = "Invalid value for '{key}': {value!r}. Expected {expected}."
+    E008 = (
+        "Unknown preset '{name}'. Available presets: {names}. Or pass explicit "
+        "options.json settings."
+    )
+    E009 = (
+        "The dataset '{key}' in '{path}' could not be read ({error}). The file is corrupt or "
+        "truncated: fetch or write it again."
+    )
+    E010 = (
+        "The dataset '{key}' in '{path}' contains {count} non-finite values (NaN or inf). "
+        "The weights are corrupt (or training diverged); use another checkpoint."
+    )
+    E011 = (
+        "The dataset '{key}' in '{path}' has dtype {dtype}; expected a floating point type."
+    )
+
+    # --- E1xx: model input and runtime --------------------------------------------------
+    E101 = (
+        "Character ids must have shape (batch, n_tokens, {n_chars}), got {shape}. Use "
+        "spacy_elmo.batch_to_ids(sentences) to build them."
+    )
+    E102 = (
+        "Character id {value} is out of range: ids must lie in 0..{max_id} (byte + 1, "
+        "257-261 for special characters, 0 for padding). Build ids with "
+        "spacy_elmo.batch_to_ids."
+    )
+    E103 = (
+        "Expected a list of sentences, each a list of token strings; got {type} at {where}. "
+        "Tokenize first, e.g. sentence.split()."
+    )
+    E104 = (
+        "Unknown state mode {value!r}. Use 'warm' (default: every sentence starts from one "
+        "fixed warmed-up state; deterministic), 'zero' (every sentence starts from zeros) or "
+        "'stateful' (AllenNLP/bilm-tf: states carried across batches by batch row)."
+    )
+    E105 = (
+        "Unknown output format {value!r}. Use 'all' (L+1, n, 2P), 'top' (n, 2P) or "
+        "'average' (n, 2P)."
+    )
+    E106 = (
+        "Line {lines} of the input file is empty (after stripping whitespace). Every line "
+        "must hold one tokenized sentence: remove empty lines."
+    )
+    E107 = (
+        "Two lines of the input hold the same sentence ({sentence!r}), which cannot both be "
+        "keys with --use-sentence-keys. Remove the duplicate or drop --use-sentence-keys."
+    )
+    E108 = (
+        "ScalarMix expects {expected} layers, got {found}. Give as many initial weights as "
+        "the biLM has output layers (n_layers + 1)."
+    )
+    E109 = "Device {device!r} is not available: {error}. Use device='cpu'."
+    E110 = "Invalid value for {name}: {value!r}. Expected {expected}."
+    E111 = (
+        "State tensors have shape {found}; the model expects {expected}. Pass a state "
+        "returned by this model (or None for zeros)."
+    )

@@ -1,0 +1,69 @@
+"""Character CNN: context-independent token vectors from characters (elmo-format.md §5)."""
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from .config import CharCNNConfig
+from .highway import Highway
+
+
+class CharCNN(nn.Module):
+    """Character embeddings -> convolutions -> max-pool -> activation -> highway -> projection.
+
+    Runs on real tokens only: the caller never passes padding positions, so no work is spent
+    on them (AllenNLP runs its CNN over every padded position).
+    """
+
+    def __init__(
+        self, *, config: CharCNNConfig, output_dim: int, device: Optional[torch.device] = None
+    ):
+        """
+        :param config: The char-CNN architecture.
+        :param output_dim: Output width ``P`` (the LSTM projection size).
+        :param device: Device to create the parameters on.
+        """
+        super().__init__()
+        self.config = config
+        e = config.embedding_dim
+        # Row 0 is the padding id and stays zero; the file stores rows 1..261.
+        self.char_embed = nn.Parameter(torch.empty(config.n_characters, e, device=device))
+        self.convs = nn.ModuleList(
+            [nn.Conv1d(e, n, w, device=device) for w, n in config.filters]
+        )
+        F = config.n_filters
+        self.highway = Highway(width=F, n_layers=config.n_highway, device=device)
+        # [in, out] as in the file.
+        self.proj_weight = nn.Parameter(torch.empty(F, output_dim, device=device))
+        self.proj_bias = nn.Parameter(torch.zeros(output_dim, device=device))
+        self._activation = torch.tanh if config.activation == "tanh" else torch.relu
+        self.reset_parameters()
+
+    @property
+    def output_dim(self) -> int:
+        return self.proj_weight.shape[1]
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            nn.init.uniform_(self.char_embed, -1.0, 1.0)
+            self.char_embed[0].zero_()
+            for conv in self.convs:
+                nn.init.uniform_(conv.weight, -0.05, 0.05)
+                conv.bias.zero_()
+            nn.init.normal_(self.proj_weight, std=(1.0 / self.proj_weight.shape[0]) ** 0.5)
+            self.proj_bias.zero_()
+
+    def forward(self, char_ids: Tensor) -> Tensor:
+        """
+        :param char_ids: Character ids of real tokens. *Shape:* ``(N, 50)``, int64.
+        :returns: Token vectors. *Shape:* ``(N, P)``.
+        """
+        if char_ids.shape[0] == 0:
+            return self.proj_weight.new_zeros((0, self.output_dim))
+        x = nn.functional.embedding(char_ids, self.char_embed)  # (N, 50, e)
+        x = x.transpose(1, 2)  # (N, e, 50)
+        # Max over every window, including those over end-of-word and char-pad slots.
+        pooled = [conv(x).amax(dim=2) for conv in self.convs]  # [(N, n_i)]
+        h = self._activation(torch.cat(pooled, dim=1))  # (N, F)
+        h = self.highway(h)
+        return torch.addmm(self.proj_bias, h, self.proj_weight)  # (N, P)
