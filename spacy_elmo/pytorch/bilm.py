@@ -1,0 +1,170 @@
+"""The ELMo biLM: char CNN + sentence boundaries + forward/backward LSTM stacks (§2, §8)."""
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import ElmoInputError, Errors
+from .char_cnn import CharCNN
+from .char_ids import BOS_IDS, EOS_IDS, MAX_CHAR_ID
+from .config import ELMoConfig
+from .lstm import ElmoLstm, LSTMState
+
+
+@dataclass
+class BiLMOutput:
+    """Output of :class:`ELMoBiLM`.
+
+    layers: Layer 0 (``[token_emb; token_emb]``) and every LSTM layer ``[forward; backward]``,
+        zero at padding. *Shape:* ``(L + 1, batch_size, T, 2P)``.
+    mask: True at real tokens. *Shape:* ``(batch_size, T)``.
+    final_state: The LSTM state after each row (rows in input order); the backward
+        direction's state is the one after ``<S>``.
+    """
+
+    layers: Tensor
+    mask: Tensor
+    final_state: LSTMState
+
+
+def reverse_within_length(x: Tensor, lengths: Tensor) -> Tensor:
+    """Reverse every row of ``x`` in time within its own length; padding stays in place.
+    The reversal is its own inverse.
+
+    :param x: *Shape:* ``(..., batch_size, T, F)``.
+    :param lengths: *Shape:* ``(batch_size,)``.
+    """
+    B, T = x.shape[-3], x.shape[-2]
+    t = torch.arange(T, device=x.device).unsqueeze(0)  # (1, T)
+    n = lengths.to(x.device).unsqueeze(1)  # (B, 1)
+    index = torch.where(t < n, n - 1 - t, t).unsqueeze(2)  # (B, T, 1)
+    return x.gather(-2, index.expand(*x.shape[:-3], B, T, x.shape[-1]))
+
+
+class ELMoBiLM(nn.Module):
+    """The pre-trained bidirectional language model of ELMo (Peters et al., 2018), without
+    its softmax. Pure torch; loading and saving the original files lives in
+    :mod:`spacy_elmo.weights`.
+    """
+
+    def __init__(self, config: ELMoConfig, *, device: Optional[torch.device] = None):
+        """
+        :param config: The architecture.
+        :param device: Device to create the parameters on.
+        """
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.char_cnn = CharCNN(
+            config=config.char_cnn, output_dim=config.lstm.projection_dim, device=device
+        )
+        self.lstm = ElmoLstm(config=config.lstm, device=device)
+        self.register_buffer(
+            "boundary_ids", torch.tensor([BOS_IDS, EOS_IDS], device=device), persistent=False
+        )
+
+    @property
+    def output_dim(self) -> int:
+        return self.config.output_dim
+
+    @property
+    def n_output_layers(self) -> int:
+        return self.config.n_output_layers
+
+    def zero_state(self, batch_size: int) -> LSTMState:
+        return self.lstm.zero_state(batch_size)
+
+    def embed_tokens(self, char_ids: Tensor) -> Tensor:
+        """Context-independent token vectors from the char CNN, run on real tokens only.
+
+        :param char_ids: *Shape:* ``(batch_size, T, 50)``.
+        :returns: Zero at padding. *Shape:* ``(batch_size, T, P)``.
+        """
+        self._check_char_ids(char_ids)
+        mask = (char_ids > 0).any(dim=2)
+        B, T, _ = char_ids.shape
+        out = self.char_cnn.proj_weight.new_zeros(B, T, self.config.lstm.projection_dim)
+        out[mask] = self.char_cnn(char_ids[mask])
+        return out
+
+    def forward(
+        self,
+        char_ids: Tensor,
+        state: Optional[LSTMState] = None,
+        *,
+        keep_boundaries: bool = False,
+    ) -> BiLMOutput:
+        """Run the biLM on character ids.
+
+        :param char_ids: Character ids from ``batch_to_ids``, right-padded with all-zero
+            tokens. *Shape:* ``(batch_size, T, 50)``.
+        :param state: Initial LSTM state of every row (``None`` for zeros).
+        :param keep_boundaries: Keep the ``<S>``/``</S>`` positions in the output.
+        """
+        token_emb = self.embed_tokens(char_ids)
+        lengths = (char_ids > 0).any(dim=2).sum(dim=1)
+        return self.contextualize(token_emb, lengths, state, keep_boundaries=keep_boundaries)
+
+    def contextualize(
+        self,
+        token_emb: Tensor,
+        lengths: Tensor,
+        state: Optional[LSTMState] = None,
+        *,
+        keep_boundaries: bool = False,
+    ) -> BiLMOutput:
+        """Run the LSTMs over token vectors from the char CNN.
+
+        :param token_emb: Token vectors; positions past a row's length are ignored.
+            *Shape:* ``(batch_size, T, P)``.
+        :param lengths: Number of tokens per row. *Shape:* ``(batch_size,)``.
+        :param state: Initial state of every row (``None`` for zeros).
+        :param keep_boundaries: Keep the ``<S>``/``</S>`` positions in the output.
+        """
+        B, T, P = token_emb.shape
+        device = token_emb.device
+        lengths = lengths.to(device=device, dtype=torch.long)
+        n = lengths + 2  # with <S> and </S>
+        T2 = T + 2
+        positions = torch.arange(T2, device=device).unsqueeze(0)  # (1, T2)
+        mask2 = positions < n.unsqueeze(1)  # (B, T2)
+        bos, eos = self.char_cnn(self.boundary_ids)  # (P,), (P,)
+        x = token_emb.new_zeros(B, T2, P)
+        if T:
+            word_mask = (positions[:, 1 : T + 1] <= lengths.unsqueeze(1)).unsqueeze(2)
+            x[:, 1 : T + 1] = token_emb * word_mask
+        x[:, 0] = bos
+        x[torch.arange(B, device=device), n - 1] = eos
+
+        # Sort rows by length, descending, so the LSTM can shrink its active rows.
+        order = torch.argsort(n, descending=True, stable=True)
+        unorder = torch.empty_like(order)
+        unorder[order] = torch.arange(B, device=device)
+        x_s, n_s = x[order], n[order]
+        inputs = torch.stack([x_s, reverse_within_length(x_s, n_s)])  # (2, B, T2, P)
+        if state is not None:
+            state = state.index_rows(order)
+        out, final = self.lstm(inputs, n_s, state)  # (L, 2, B, T2, P)
+        fwd = out[:, 0]
+        bwd = reverse_within_length(out[:, 1], n_s)
+        lstm_layers = torch.cat([fwd, bwd], dim=3)[:, unorder]  # (L, B, T2, 2P)
+        layer0 = torch.cat([x, x], dim=2) * mask2.unsqueeze(2)
+        layers = torch.cat([layer0.unsqueeze(0), lstm_layers], dim=0)
+        final = final.index_rows(unorder)
+        if keep_boundaries:
+            return BiLMOutput(layers, mask2, final)
+        # Remove boundaries: word t of a row sits at position t + 1.
+        mask = positions[:, :T] < lengths.unsqueeze(1)
+        layers = layers[:, :, 1 : T + 1] * mask.unsqueeze(0).unsqueeze(3)
+        return BiLMOutput(layers, mask, final)
+
+    def _check_char_ids(self, char_ids: Tensor) -> None:
+        n_chars = self.config.char_cnn.max_characters_per_token
+        if char_ids.dim() != 3 or char_ids.shape[2] != n_chars:
+            raise ElmoInputError(
+                Errors.E101.format(n_chars=n_chars, shape=tuple(char_ids.shape))
+            )
+        if char_ids.numel() and (int(char_ids.min()) < 0 or int(char_ids.max()) > MAX_CHAR_ID):
+            bad = int(char_ids.min()) if int(char_ids.min()) < 0 else int(char_ids.max())
+            raise ElmoInputError(Errors.E102.format(value=bad, max_id=MAX_CHAR_ID))

@@ -1,0 +1,141 @@
+"""options.json <-> :class:`ELMoConfig`, validated with coded errors (elmo-format.md §3)."""
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Union
+
+from ..errors import ElmoFormatError, Errors, Warnings
+from ..pytorch.config import CharCNNConfig, ELMoConfig, LSTMConfig
+
+#: Keys that bilm-tf dumps for training; inference ignores them silently.
+TRAINING_KEYS = {
+    "bidirectional",
+    "dropout",
+    "n_epochs",
+    "n_train_tokens",
+    "batch_size",
+    "n_tokens_vocab",
+    "unroll_steps",
+    "n_negative_samples_batch",
+    "all_clip_norm_val",
+    "learning_rate",
+    "sample_softmax",
+    "share_embedding_softmax",
+    "spacy_elmo",
+}
+_LSTM_KEYS = {"dim", "projection_dim", "n_layers", "cell_clip", "proj_clip", "use_skip_connections"}
+_CNN_KEYS = {
+    "embedding",
+    "filters",
+    "n_highway",
+    "n_characters",
+    "max_characters_per_token",
+    "activation",
+}
+
+
+def _clip(value: Any) -> Any:
+    # bilm-tf and AllenNLP test truthiness: null and 0 both mean "no clipping".
+    return None if value is None or (value == 0 and not isinstance(value, bool)) else value
+
+
+def config_from_dict(options: Mapping[str, Any]) -> ELMoConfig:
+    """Build a validated config from the parsed contents of an options.json file."""
+    if not isinstance(options, Mapping):
+        raise ElmoFormatError(
+            Errors.E007.format(key="options", value=type(options).__name__, expected="a JSON object")
+        )
+
+    def get(section: Mapping[str, Any], key: str, path: str) -> Any:
+        if not isinstance(section, Mapping) or key not in section:
+            raise ElmoFormatError(Errors.E006.format(key=path))
+        return section[key]
+
+    lstm = get(options, "lstm", "lstm")
+    cnn = get(options, "char_cnn", "char_cnn")
+    unknown = (set(options) - {"lstm", "char_cnn"} - TRAINING_KEYS) | {
+        f"lstm.{k}" for k in set(lstm) - _LSTM_KEYS
+    } | {f"char_cnn.{k}" for k in set(cnn) - _CNN_KEYS}
+    if unknown:
+        warnings.warn(Warnings.W001.format(keys=", ".join(sorted(unknown))))
+    embedding = get(cnn, "embedding", "char_cnn.embedding")
+    filters = get(cnn, "filters", "char_cnn.filters")
+    if not isinstance(filters, list) or not all(isinstance(f, (list, tuple)) for f in filters):
+        raise ElmoFormatError(
+            Errors.E007.format(
+                key="char_cnn.filters", value=filters, expected="a list of [width, count] pairs"
+            )
+        )
+    n_highway = cnn.get("n_highway") or 0
+    return ELMoConfig(
+        char_cnn=CharCNNConfig(
+            embedding_dim=get(embedding, "dim", "char_cnn.embedding.dim"),
+            filters=tuple(tuple(f) for f in filters),
+            n_highway=n_highway,
+            activation=get(cnn, "activation", "char_cnn.activation"),
+            n_characters=get(cnn, "n_characters", "char_cnn.n_characters"),
+            max_characters_per_token=get(
+                cnn, "max_characters_per_token", "char_cnn.max_characters_per_token"
+            ),
+        ),
+        lstm=LSTMConfig(
+            dim=get(lstm, "dim", "lstm.dim"),
+            projection_dim=get(lstm, "projection_dim", "lstm.projection_dim"),
+            n_layers=lstm.get("n_layers", 1),  # bilm-tf's default
+            cell_clip=_clip(lstm.get("cell_clip")),
+            proj_clip=_clip(lstm.get("proj_clip")),
+            use_skip_connections=get(lstm, "use_skip_connections", "lstm.use_skip_connections"),
+        ),
+    )
+
+
+def config_to_dict(config: ELMoConfig) -> Dict[str, Any]:
+    """The options.json contents of a config, in the bilm-tf layout."""
+    c, l = config.char_cnn, config.lstm
+    return {
+        "lstm": {
+            "dim": l.dim,
+            "projection_dim": l.projection_dim,
+            "n_layers": l.n_layers,
+            "cell_clip": l.cell_clip,
+            "proj_clip": l.proj_clip,
+            "use_skip_connections": l.use_skip_connections,
+        },
+        "char_cnn": {
+            "activation": c.activation,
+            "embedding": {"dim": c.embedding_dim},
+            "filters": [list(f) for f in c.filters],
+            "n_highway": c.n_highway,
+            "n_characters": c.n_characters,
+            "max_characters_per_token": c.max_characters_per_token,
+        },
+    }
+
+
+def load_options(path: Union[str, Path]) -> ELMoConfig:
+    """Read and validate an options.json file.
+
+    :raises ElmoFormatError: With a coded message for a missing file, bad JSON, missing keys
+        or impossible values.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ElmoFormatError(Errors.E001.format(what="options file", path=path))
+    try:
+        options = json.loads(path.read_text(encoding="utf8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ElmoFormatError(Errors.E005.format(path=path, error=e)) from None
+    return config_from_dict(options)
+
+
+def save_options(
+    config: ELMoConfig, path: Union[str, Path], extra: Optional[Mapping[str, Any]] = None
+) -> None:
+    """Write an options.json file that bilm-tf and AllenNLP read.
+
+    :param extra: Additional top-level keys (e.g. training settings), written as given.
+    """
+    options = config_to_dict(config)
+    if extra:
+        options.update(extra)
+    Path(path).write_text(json.dumps(options, indent=2) + "\n", encoding="utf8")
