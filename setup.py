@@ -15,7 +15,7 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["spacy_elmo", "spacy_elmo.*"]),
-    package_data={"spacy_elmo": ["py.typed", "assets/*/*.json", "assets/*/*.hdf5", "assets/*.txt", "assets/*/*.md"]},
+    package_data={"spacy_elmo": ["py.typed", "assets/*/*.json", "assets/*/*.hdf5", "assets/*.txt", "assets/*/*.txt", "assets/*/*.md"]},
     include_package_data=True,
     install_requires=[
         "spacy>=3.7.0,<4.0.0",

@@ -1,0 +1,26 @@
+"""``python -m spacy_elmo <command>``: thin typer shims over plain functions.
+
+Each command lives in its own module and registers itself on :data:`app`.
+"""
+import typer
+
+app = typer.Typer(
+    name="spacy-elmo",
+    help="ELMo for spaCy: embed text, benchmark, pretrain biLMs.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+
+@app.callback()
+def _root() -> None:
+    """ELMo for spaCy: embed text, benchmark, pretrain biLMs."""
+
+
+# Command modules (each adds its commands to ``app`` on import).
+from . import embed  # noqa: E402,F401
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,42 @@
+"""``python -m spacy_elmo embed``: the AllenNLP ``elmo`` command, with the same HDF5 layout."""
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import app
+
+
+@app.command("embed")
+def embed_cli(
+    input_file: Path = typer.Argument(..., help="Text file, one whitespace-tokenized sentence per line."),
+    output_file: Path = typer.Argument(..., help="HDF5 file to write."),
+    all_layers: bool = typer.Option(False, "--all", help="Write all layers (L+1, n, 2P)."),
+    top: bool = typer.Option(False, "--top", help="Write the top layer (n, 2P)."),
+    average: bool = typer.Option(False, "--average", help="Write the layer average (n, 2P)."),
+    options_file: Optional[Path] = typer.Option(None, "--options-file", help="options.json (default: embedded model)."),
+    weight_file: Optional[Path] = typer.Option(None, "--weight-file", help="weights.hdf5 (default: embedded model)."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    state: str = typer.Option("warm", "--state", help="warm | zero | stateful"),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
+    forget_sentences: bool = typer.Option(False, "--forget-sentences"),
+    use_sentence_keys: bool = typer.Option(False, "--use-sentence-keys"),
+    no_progress: bool = typer.Option(False, "--no-progress"),
+) -> None:
+    """Embed every sentence of INPUT_FILE into OUTPUT_FILE."""
+    from ..embedder import ElmoEmbedder
+
+    chosen = [name for name, on in (("all", all_layers), ("top", top), ("average", average)) if on]
+    if len(chosen) != 1:
+        raise typer.BadParameter("choose exactly one of --all, --top, --average")
+    embedder = ElmoEmbedder(options_file, weight_file, state=state, device=device)
+    n = embedder.embed_file(
+        input_file,
+        output_file,
+        output_format=chosen[0],
+        batch_size=batch_size,
+        forget_sentences=forget_sentences,
+        use_sentence_keys=use_sentence_keys,
+        progress=not no_progress,
+    )
+    typer.echo(f"Wrote {n} sentences to {output_file}", err=True)

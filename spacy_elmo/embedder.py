@@ -1,0 +1,341 @@
+"""``ElmoEmbedder``: the inference runtime used by the CLI, the benchmark and the spaCy glue.
+
+It gives back AllenNLP 0.9's ``ElmoEmbedder`` (removed in AllenNLP 1.0) with the same
+results layout, without its quirks, and faster: char-CNN vectors are computed once per word
+type (bounded LRU cache), never for padding, sentences are sorted by length, and no autograd
+graph is built.
+"""
+import json
+from collections import OrderedDict
+from pathlib import Path
+from typing import IO, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .errors import ElmoInputError, Errors
+from .pytorch.bilm import ELMoBiLM
+from .pytorch.char_ids import check_sentences, tokens_to_ids
+from .pytorch.config import ELMoConfig
+from .pytorch.lstm import LSTMState
+from .pytorch.state import (
+    StatefulRows,
+    broadcast_state,
+    check_state_mode,
+    read_sentences,
+    warm_state,
+)
+from .util import default_model_paths, warmup_text
+
+PathLike = Union[str, Path]
+OUTPUT_FORMATS = ("all", "top", "average")
+
+
+class ElmoEmbedder:
+    """Contextual ELMo vectors for tokenized sentences.
+
+    Every result is a float32 array of shape ``(L + 1, n_tokens, 2P)``: layer 0 is the
+    context-independent char-CNN vector (duplicated to width 2P), layers 1..L the biLSTM
+    layers ``[forward; backward]``, sentence boundaries removed.
+
+    ``state`` chooses the initial LSTM state of each sentence: ``"warm"`` (default: one fixed
+    state computed at load time from a warm-up text), ``"zero"``, or ``"stateful"``
+    (AllenNLP/bilm-tf: carried across calls by batch row). With ``warm`` and ``zero`` a
+    sentence's vectors do not depend on the rest of its batch.
+    """
+
+    def __init__(
+        self,
+        options_file: Optional[PathLike] = None,
+        weight_file: Optional[PathLike] = None,
+        *,
+        state: str = "warm",
+        device: Union[str, torch.device] = "cpu",
+        cache_size: int = 50_000,
+    ):
+        """
+        :param options_file: options.json of the biLM (default: the embedded model).
+        :param weight_file: weights.hdf5 of the biLM (default: the embedded model).
+        :param state: ``"warm"``, ``"zero"`` or ``"stateful"``.
+        :param device: Torch device, e.g. ``"cpu"`` or ``"cuda:0"``.
+        :param cache_size: Number of word types whose char-CNN vectors are kept (0: none).
+        """
+        from .weights import load_bilm
+
+        if (options_file is None) != (weight_file is None):
+            raise ElmoInputError(
+                Errors.E110.format(
+                    name="options_file/weight_file",
+                    value=(options_file, weight_file),
+                    expected="both files, or neither for the embedded default model",
+                )
+            )
+        if options_file is None:
+            options_file, weight_file = default_model_paths()
+        check_state_mode(state)
+        bilm = load_bilm(options_file, weight_file, device=device)  # type: ignore[arg-type]
+        self._setup(bilm, state=state, cache_size=cache_size)
+
+    @classmethod
+    def from_bilm(
+        cls, bilm: ELMoBiLM, *, state: str = "warm", cache_size: int = 50_000
+    ) -> "ElmoEmbedder":
+        """Wrap a biLM already in memory (it is put in eval mode and frozen)."""
+        self = cls.__new__(cls)
+        check_state_mode(state)
+        bilm.requires_grad_(False).eval()
+        self._setup(bilm, state=state, cache_size=cache_size)
+        return self
+
+    def _setup(self, bilm: ELMoBiLM, *, state: str, cache_size: int) -> None:
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise ElmoInputError(
+                Errors.E110.format(name="cache_size", value=cache_size, expected="an int >= 0")
+            )
+        self.bilm = bilm
+        self.state = state
+        self.cache_size = cache_size
+        self._cache_index: "OrderedDict[str, int]" = OrderedDict()
+        self._cache_rows: Optional[Tensor] = None
+        self._stateful = StatefulRows()
+        self._warm: Optional[LSTMState] = None
+        if state == "warm":
+            self._warm = warm_state(bilm, read_sentences(warmup_text()))
+
+    # --- properties ----------------------------------------------------------------------
+    @property
+    def config(self) -> ELMoConfig:
+        return self.bilm.config
+
+    @property
+    def output_dim(self) -> int:
+        """Width of every layer: ``2P``."""
+        return self.bilm.output_dim
+
+    @property
+    def n_layers(self) -> int:
+        """Number of output layers: ``L + 1``."""
+        return self.bilm.n_output_layers
+
+    @property
+    def device(self) -> torch.device:
+        return self.bilm.char_cnn.proj_weight.device
+
+    def reset_states(self) -> None:
+        """Forget the carried states of ``state="stateful"``."""
+        self._stateful.reset()
+
+    def clear_cache(self) -> None:
+        """Forget cached char-CNN vectors (needed only if the biLM's weights change)."""
+        self._cache_index.clear()
+        self._cache_rows = None
+
+    # --- embedding -----------------------------------------------------------------------
+    @torch.no_grad()
+    def embed_batch_torch(self, batch: Sequence[Sequence[str]]) -> Tuple[Tensor, Tensor]:
+        """Run one batch and keep the result on the model's device.
+
+        :returns: ``layers`` *Shape:* ``(L + 1, batch_size, T, 2P)``, zero at padding, and
+            ``mask`` *Shape:* ``(batch_size, T)``.
+        """
+        check_sentences(batch)
+        B = len(batch)
+        lengths = torch.tensor([len(s) for s in batch], dtype=torch.long)
+        T = int(lengths.max()) if B else 0
+        if B == 0:
+            empty = torch.zeros(self.n_layers, 0, 0, self.output_dim, device=self.device)
+            return empty, torch.zeros(0, 0, dtype=torch.bool, device=self.device)
+        token_emb = self._token_vectors(batch, T)
+        state = self._initial_state(B)
+        out = self.bilm.contextualize(token_emb, lengths.to(self.device), state)
+        if self.state == "stateful":
+            self._stateful.update(out.final_state)
+        return out.layers, out.mask
+
+    def embed_batch(self, batch: Sequence[Sequence[str]]) -> List[np.ndarray]:
+        """Embed a batch of tokenized sentences.
+
+        :returns: One float32 array per sentence. *Shape:* ``(L + 1, n_tokens, 2P)``;
+            an empty sentence gives ``(L + 1, 0, 2P)``.
+        """
+        layers, _ = self.embed_batch_torch(batch)
+        layers = layers.to("cpu", torch.float32).numpy()
+        return [np.ascontiguousarray(layers[:, i, : len(s)]) for i, s in enumerate(batch)]
+
+    def embed_sentence(self, tokens: Sequence[str]) -> np.ndarray:
+        """Embed one tokenized sentence. *Shape:* ``(L + 1, n_tokens, 2P)``."""
+        if isinstance(tokens, (str, bytes)):
+            raise ElmoInputError(Errors.E103.format(type=type(tokens).__name__, where="tokens"))
+        return self.embed_batch([tokens])[0]
+
+    def embed_sentences(
+        self, sentences: Iterable[Sequence[str]], batch_size: int = 64
+    ) -> Iterator[np.ndarray]:
+        """Embed a stream of sentences lazily, yielding results in input order.
+
+        With ``warm``/``zero`` states, a window of ``8 * batch_size`` sentences is sorted by
+        length before batching (same results, less padding). With ``stateful`` the batches are
+        consecutive sentences, as in AllenNLP.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ElmoInputError(
+                Errors.E110.format(name="batch_size", value=batch_size, expected="an int >= 1")
+            )
+        pool_size = batch_size if self.state == "stateful" else 8 * batch_size
+        pool: List[Sequence[str]] = []
+        for sentence in sentences:
+            pool.append(sentence)
+            if len(pool) == pool_size:
+                yield from self._embed_pool(pool, batch_size)
+                pool = []
+        if pool:
+            yield from self._embed_pool(pool, batch_size)
+
+    def _embed_pool(self, pool: List[Sequence[str]], batch_size: int) -> Iterator[np.ndarray]:
+        if self.state == "stateful":
+            order = list(range(len(pool)))
+        else:
+            order = sorted(range(len(pool)), key=lambda i: -len(pool[i]))
+        results: List[Optional[np.ndarray]] = [None] * len(pool)
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            for i, r in zip(idx, self.embed_batch([pool[i] for i in idx])):
+                results[i] = r
+        for r in results:
+            assert r is not None
+            yield r
+
+    def embed_file(
+        self,
+        input_file: Union[PathLike, IO[str]],
+        output_file_path: PathLike,
+        output_format: str = "all",
+        batch_size: int = 64,
+        forget_sentences: bool = False,
+        use_sentence_keys: bool = False,
+        progress: bool = True,
+    ) -> int:
+        """Embed a file of one whitespace-tokenized sentence per line into HDF5, in the
+        layout of AllenNLP's ``elmo`` command: one dataset per line keyed ``str(index)`` (or
+        the sentence with ``use_sentence_keys``), and ``sentence_to_index`` unless
+        ``forget_sentences``. Memory stays bounded: sentences are read, embedded and written
+        one pool at a time.
+
+        :returns: Number of sentences written.
+        """
+        import h5py
+
+        if output_format not in OUTPUT_FORMATS:
+            raise ElmoInputError(Errors.E105.format(value=output_format))
+        lines = _read_lines(input_file)
+        empty = [i for i, line in enumerate(lines) if not line]
+        if empty:
+            raise ElmoInputError(Errors.E106.format(lines=", ".join(map(str, empty[:20]))))
+        if use_sentence_keys:
+            seen = set()
+            for line in lines:
+                if line in seen:
+                    raise ElmoInputError(Errors.E107.format(sentence=line))
+                seen.add(line)
+        bar = _progress(len(lines), progress)
+        output_file_path = Path(output_file_path)
+        with h5py.File(output_file_path, "w") as out:
+            tokens = (line.split() for line in lines)
+            for i, layers in enumerate(self.embed_sentences(tokens, batch_size=batch_size)):
+                if output_format == "top":
+                    layers = layers[-1]
+                elif output_format == "average":
+                    layers = layers.mean(axis=0)
+                key = lines[i].replace("/", "$SLASH$") if use_sentence_keys else str(i)
+                out.create_dataset(key, data=layers, dtype="float32")
+                if bar is not None:
+                    bar.update(1)
+            if not (forget_sentences or use_sentence_keys):
+                index = {line: str(i) for i, line in enumerate(lines)}
+                ds = out.create_dataset("sentence_to_index", (1,), dtype=h5py.string_dtype())
+                ds[0] = json.dumps(index)
+        if bar is not None:
+            bar.close()
+        return len(lines)
+
+    # --- internals -----------------------------------------------------------------------
+    def _initial_state(self, batch_size: int) -> Optional[LSTMState]:
+        if self.state == "zero":
+            return None
+        if self.state == "warm":
+            assert self._warm is not None
+            return broadcast_state(self._warm, batch_size)
+        return self._stateful.take(self.bilm, batch_size)
+
+    def _token_vectors(self, batch: Sequence[Sequence[str]], T: int) -> Tensor:
+        """Char-CNN vectors of every token, each word type computed once.
+
+        :returns: *Shape:* ``(batch_size, T, P)``, zero at padding.
+        """
+        types: "OrderedDict[str, int]" = OrderedDict()
+        ids = torch.zeros(len(batch), T, dtype=torch.long)  # 0 = padding, type k -> k + 1
+        for b, sentence in enumerate(batch):
+            row = [types.setdefault(tok, len(types)) + 1 for tok in sentence]
+            if row:
+                ids[b, : len(row)] = torch.tensor(row)
+        words = list(types)
+        vectors = self._type_vectors(words)  # (U, P)
+        P = self.config.lstm.projection_dim
+        table = torch.cat([vectors.new_zeros(1, P), vectors])
+        return table[ids.to(self.device)]
+
+    def _type_vectors(self, words: List[str]) -> Tensor:
+        """Char-CNN vectors of distinct words, through the bounded LRU cache. *(U, P)*"""
+        if self.cache_size < len(words):
+            return self._run_char_cnn(words)
+        P = self.config.lstm.projection_dim
+        if self._cache_rows is None:
+            self._cache_rows = torch.zeros(self.cache_size, P, device=self.device)
+        index = self._cache_index
+        for w in words:
+            if w in index:
+                index.move_to_end(w)
+        missing = [w for w in words if w not in index]
+        if missing:
+            vectors = self._run_char_cnn(missing)
+            free = self.cache_size - len(index)
+            rows: List[int] = list(range(len(index), len(index) + min(free, len(missing))))
+            while len(rows) < len(missing):  # evict least recently used
+                rows.append(index.popitem(last=False)[1])
+            for w, r in zip(missing, rows):
+                index[w] = r
+            self._cache_rows[torch.tensor(rows, device=self.device)] = vectors
+        rows_t = torch.tensor([index[w] for w in words], device=self.device)
+        return self._cache_rows.index_select(0, rows_t)
+
+    def _run_char_cnn(self, words: List[str], chunk: int = 4096) -> Tensor:
+        P = self.config.lstm.projection_dim
+        if not words:
+            return torch.zeros(0, P, device=self.device)
+        parts = [
+            self.bilm.char_cnn(tokens_to_ids(words[i : i + chunk]).to(self.device))
+            for i in range(0, len(words), chunk)
+        ]
+        return torch.cat(parts)
+
+
+def _read_lines(input_file: Union[PathLike, IO[str]]) -> List[str]:
+    if isinstance(input_file, (str, Path)):
+        path = Path(input_file)
+        if not path.is_file():
+            raise ElmoInputError(Errors.E001.format(what="input file", path=path))
+        with path.open(encoding="utf8", errors="replace") as f:
+            return [line.strip() for line in f]
+    with input_file:
+        return [line.strip() for line in input_file]
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="sent", desc="embedding")

@@ -1,0 +1,87 @@
+"""ScalarMix: the task-specific weighted sum of biLM layers (Peters et al., 2018, eq. 1)."""
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import ElmoInputError, Errors
+
+
+class ScalarMix(nn.Module):
+    """``gamma * sum_k softmax(w)_k * norm(layer_k)``, with AllenNLP's semantics.
+
+    ``initial_weights`` are pre-softmax; ``[-9e10, -9e10, 1]`` selects the top layer.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_layers: int,
+        trainable: bool = True,
+        initial_weights: Optional[Sequence[float]] = None,
+        gamma: float = 1.0,
+        layer_norm: bool = False,
+        layer_dropout: float = 0.0,
+        dropout: float = 0.0,
+    ):
+        """
+        :param n_layers: Number of layers to mix (``L + 1``).
+        :param trainable: Learn the weights and gamma.
+        :param initial_weights: Pre-softmax weights (default zeros: an even average).
+        :param gamma: Initial scale.
+        :param layer_norm: Normalise each layer with mean and variance pooled over the
+            masked positions of the whole batch (AllenNLP ``do_layer_norm``).
+        :param layer_dropout: In training, drop each layer from the mix with this
+            probability (its weight goes to zero before renormalisation).
+        :param dropout: Dropout on the output, in training only.
+        """
+        super().__init__()
+        weights = [0.0] * n_layers if initial_weights is None else list(initial_weights)
+        if len(weights) != n_layers:
+            raise ElmoInputError(Errors.E108.format(expected=n_layers, found=len(weights)))
+        for name, p in (("layer_dropout", layer_dropout), ("dropout", dropout)):
+            if not 0.0 <= p < 1.0:
+                raise ElmoInputError(Errors.E110.format(name=name, value=p, expected="0 <= p < 1"))
+        self.n_layers = n_layers
+        self.layer_norm = layer_norm
+        self.layer_dropout = layer_dropout
+        self.weights = nn.Parameter(torch.tensor(weights, dtype=torch.float32), trainable)
+        self.gamma = nn.Parameter(torch.tensor([float(gamma)]), trainable)
+        self.dropout = nn.Dropout(dropout)
+
+    def normalized_weights(self) -> Tensor:
+        """The softmax-normalised layer weights. *Shape:* ``(n_layers,)``."""
+        w = self.weights
+        if self.training and self.layer_dropout > 0:
+            drop = torch.rand_like(w) < self.layer_dropout
+            if bool(drop.all()):
+                drop[torch.randint(self.n_layers, (1,))] = False
+            w = w.masked_fill(drop, -1e20)
+        return torch.softmax(w, dim=0)
+
+    def forward(self, layers: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+        """
+        :param layers: *Shape:* ``(n_layers, ..., D)``, e.g. ``(L + 1, batch_size, T, 2P)``.
+        :param mask: True at real positions, needed for ``layer_norm``.
+            *Shape:* ``layers.shape[1:-1]``.
+        :returns: *Shape:* ``layers.shape[1:]``.
+        """
+        if layers.shape[0] != self.n_layers:
+            raise ElmoInputError(Errors.E108.format(expected=self.n_layers, found=layers.shape[0]))
+        s = self.normalized_weights().to(layers.dtype)
+        if self.layer_norm:
+            layers = self._normalize(layers, mask)
+        mixed = torch.tensordot(s, layers, dims=1)
+        return self.dropout(self.gamma.to(layers.dtype) * mixed)
+
+    @staticmethod
+    def _normalize(layers: Tensor, mask: Optional[Tensor]) -> Tensor:
+        if mask is None:
+            mask = layers.new_ones(layers.shape[1:-1], dtype=torch.bool)
+        m = mask.to(layers.dtype).unsqueeze(-1)  # (..., 1)
+        n = (m.sum() * layers.shape[-1]).clamp(min=1.0)
+        reduce = tuple(range(1, layers.dim()))
+        masked = layers * m
+        mean = masked.sum(dim=reduce, keepdim=True) / n
+        var = (((masked - mean) * m) ** 2).sum(dim=reduce, keepdim=True) / n
+        return (layers - mean) / torch.sqrt(var + 1e-13)

@@ -1,0 +1,22 @@
+"""Small helpers shared by the runtime, the CLI and the spaCy glue."""
+from pathlib import Path
+from typing import Tuple
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+def default_model_paths() -> Tuple[Path, Path]:
+    """``(options.json, weights.hdf5)`` of the embedded default English biLM.
+
+    Falls back to the tiny test model when the package was built without the default one.
+    """
+    for name in ("default", "tiny"):
+        options, weights = ASSETS / name / "options.json", ASSETS / name / "weights.hdf5"
+        if options.is_file() and weights.is_file():
+            return options, weights
+    raise FileNotFoundError(f"No embedded biLM found under {ASSETS}: reinstall spacy-elmo.")
+
+
+def warmup_text() -> str:
+    """The fixed text run through the biLM at load time for ``state="warm"``."""
+    return (ASSETS / "warmup.txt").read_text(encoding="utf8")
