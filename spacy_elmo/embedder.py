@@ -305,8 +305,8 @@ class ElmoEmbedder:
                 rows.append(index.popitem(last=False)[1])
             for w, r in zip(missing, rows):
                 index[w] = r
-            self._cache_rows[torch.tensor(rows, device=self.device)] = vectors
-        rows_t = torch.tensor([index[w] for w in words], device=self.device)
+            self._cache_rows[torch.tensor(rows, dtype=torch.long, device=self.device)] = vectors
+        rows_t = torch.tensor([index[w] for w in words], dtype=torch.long, device=self.device)
         return self._cache_rows.index_select(0, rows_t)
 
     def _run_char_cnn(self, words: List[str], chunk: int = 4096) -> Tensor:

@@ -1,0 +1,134 @@
+"""ElmoEmbedder: AllenNLP 0.9 semantics, determinism, HDF5 output."""
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from spacy_elmo import ElmoEmbedder
+from spacy_elmo.errors import ElmoInputError
+
+from .conftest import SKIP
+
+
+@pytest.fixture(scope="module")
+def warm(tiny_files):
+    return ElmoEmbedder(*tiny_files)
+
+
+@pytest.fixture(scope="module")
+def zero(tiny_files):
+    return ElmoEmbedder(*tiny_files, state="zero")
+
+
+def test_zero_state_matches_allennlp(zero, reference_sentences):
+    results = list(zero.embed_sentences(reference_sentences, batch_size=5))
+    with h5py.File(SKIP / "allennlp_reference_layers.hdf5", "r") as f:
+        for i, got in enumerate(results):
+            assert got.dtype == np.float32
+            np.testing.assert_allclose(got, f[f"layers/{i}"][...], atol=1e-6, rtol=1e-5)
+
+
+def test_stateful_matches_tensorflow(tiny_files):
+    embedder = ElmoEmbedder(*tiny_files, state="stateful")
+    lists = json.load(open(SKIP / "sentences.json"))
+    for i in range(10):
+        batch = [lists[k][i].split() for k in range(3)]
+        for k, got in enumerate(embedder.embed_batch(batch)):
+            with h5py.File(SKIP / f"lm_embeddings_{k}.hdf5", "r") as f:
+                ref = f[str(i)][...]
+            np.testing.assert_allclose(got[-1], np.concatenate(ref, -1), atol=1e-6, rtol=1e-5)
+    # The state persists across calls; reset_states forgets it.
+    first = lists[0][0].split()
+    a = embedder.embed_sentence(first)
+    embedder.reset_states()
+    b = embedder.embed_sentence(first)
+    assert np.abs(a - b).max() > 1e-3
+
+
+@pytest.mark.parametrize("mode", ["warm", "zero"])
+def test_batch_invariance(tiny_files, reference_sentences, mode):
+    embedder = ElmoEmbedder(*tiny_files, state=mode)
+    sents = reference_sentences[:12]
+    alone = [embedder.embed_sentence(s) for s in sents]
+    batched = embedder.embed_batch(sents)
+    shuffled = embedder.embed_batch(sents[::-1])[::-1]
+    streamed = list(embedder.embed_sentences(sents, batch_size=5))
+    for a, b, c, d in zip(alone, batched, shuffled, streamed):
+        for other in (b, c, d):
+            np.testing.assert_allclose(a, other, atol=1e-5, rtol=0)
+
+
+def test_warm_differs_from_zero_but_is_deterministic(tiny_files, warm, zero):
+    s = ["The", "bank", "raised", "its", "rates", "."]
+    assert np.abs(warm.embed_sentence(s)[2] - zero.embed_sentence(s)[2]).max() > 1e-3
+    np.testing.assert_array_equal(warm.embed_sentence(s)[0], zero.embed_sentence(s)[0])
+    again = ElmoEmbedder(*tiny_files)
+    np.testing.assert_allclose(again.embed_sentence(s), warm.embed_sentence(s), atol=1e-6)
+
+
+def test_empty_sentences_and_batches(warm):
+    out = warm.embed_batch([[], ["a"], []])
+    assert [o.shape for o in out] == [(3, 0, 32), (3, 1, 32), (3, 0, 32)]
+    assert warm.embed_sentence([]).shape == (3, 0, 32)
+    assert warm.embed_batch([[]])[0].shape == (3, 0, 32)
+    assert warm.embed_batch([]) == []
+
+
+def test_any_unicode_and_huge_tokens(warm):
+    tokens = ["👍🏽", "東京", "\u0000", " ", "x" * 1000, "<S>", "\ud800"]
+    out = warm.embed_sentence(tokens)
+    assert out.shape == (3, len(tokens), 32) and np.isfinite(out).all()
+
+
+def test_cache_eviction_gives_same_vectors(tiny_files, reference_sentences):
+    small = ElmoEmbedder(*tiny_files, cache_size=20)
+    none = ElmoEmbedder(*tiny_files, cache_size=0)
+    for s in reference_sentences[:8]:
+        np.testing.assert_allclose(small.embed_sentence(s), none.embed_sentence(s), atol=1e-6)
+    assert len(small._cache_index) <= 20
+
+
+def test_from_bilm(tiny_bilm, warm):
+    other = ElmoEmbedder.from_bilm(tiny_bilm)
+    s = ["a", "b"]
+    np.testing.assert_allclose(other.embed_sentence(s), warm.embed_sentence(s), atol=1e-6)
+
+
+def test_bad_arguments(tiny_files, warm):
+    with pytest.raises(ElmoInputError, match=r"\[E104\]"):
+        ElmoEmbedder(*tiny_files, state="fresh")
+    with pytest.raises(ElmoInputError, match=r"\[E103\]"):
+        warm.embed_sentence("not tokenized")
+    with pytest.raises(ElmoInputError, match=r"\[E110\]"):
+        list(warm.embed_sentences([["a"]], batch_size=0))
+    with pytest.raises(ElmoInputError, match=r"\[E110\]"):
+        ElmoEmbedder(tiny_files[0])
+
+
+@pytest.mark.parametrize("fmt", ["all", "top", "average"])
+def test_embed_file_layout(warm, tmp_path, fmt):
+    lines = ["The cat sat .", "  Zürich is nice  ", "The cat sat ."]
+    (tmp_path / "in.txt").write_text("\n".join(lines) + "\n", encoding="utf8")
+    n = warm.embed_file(tmp_path / "in.txt", tmp_path / "out.hdf5", fmt, batch_size=2, progress=False)
+    assert n == 3
+    with h5py.File(tmp_path / "out.hdf5", "r") as f:
+        assert set(f) == {"0", "1", "2", "sentence_to_index"}
+        index = json.loads(f["sentence_to_index"][0])
+        assert index == {"The cat sat .": "2", "Zürich is nice": "1"}
+        full = warm.embed_sentence(lines[1].split())
+        expected = {"all": full, "top": full[-1], "average": full.mean(0)}[fmt]
+        np.testing.assert_allclose(f["1"][...], expected, atol=1e-5)
+
+
+def test_embed_file_errors(warm, tmp_path):
+    (tmp_path / "in.txt").write_text("a b\n\nc\n", encoding="utf8")
+    with pytest.raises(ElmoInputError, match=r"\[E106\].*1"):
+        warm.embed_file(tmp_path / "in.txt", tmp_path / "o.hdf5", progress=False)
+    (tmp_path / "in.txt").write_text("a b\na b\n", encoding="utf8")
+    with pytest.raises(ElmoInputError, match=r"\[E107\]"):
+        warm.embed_file(tmp_path / "in.txt", tmp_path / "o.hdf5", use_sentence_keys=True, progress=False)
+    with pytest.raises(ElmoInputError, match=r"\[E105\]"):
+        warm.embed_file(tmp_path / "in.txt", tmp_path / "o.hdf5", output_format="mean")
+    with pytest.raises(ElmoInputError, match=r"\[E001\]"):
+        warm.embed_file(tmp_path / "missing.txt", tmp_path / "o.hdf5")
