@@ -138,16 +138,21 @@ class ElmoLstm(nn.Module):
         cell_clip, proj_clip = self.config.cell_clip, self.config.proj_clip
         W_h, W_p = self.recurrent_weight[l], self.proj_weight[l]
         bias = (self.bias[l] + self.forget_bias).unsqueeze(1)  # (2, 1, 4D)
-        # Hoisted input GEMM over every timestep at once.
-        xw = torch.baddbmm(bias, x.reshape(2, T * B, P), self.input_weight[l])
-        xw = xw.view(2, T, B, 4 * D)
+        # The input GEMM does not depend on the recurrence: run it for a block of timesteps
+        # at once (blocks bound the memory of the (2, T, B, 4D) pre-activations).
+        block = max(1, (1 << 22) // max(1, 2 * B * 4 * D))
+        xw = x.new_empty(0)
         steps: List[Tensor] = []
         for t in range(T):
+            if t % block == 0:
+                tb = min(block, T - t)
+                xw = torch.baddbmm(bias, x[:, t : t + tb].reshape(2, tb * B, P), self.input_weight[l])
+                xw = xw.view(2, tb, B, 4 * D)
             n = n_active[t]
             if n == 0:
                 steps.append(x.new_zeros(2, B, P))
                 continue
-            z = torch.baddbmm(xw[:, t, :n], h[:, :n], W_h)  # (2, n, 4D), TF order i j f o
+            z = torch.baddbmm(xw[:, t % block, :n], h[:, :n], W_h)  # (2, n, 4D), TF order i j f o
             i, j, f, o = z.chunk(4, dim=2)
             c_new = torch.sigmoid(f) * c[:, :n] + torch.sigmoid(i) * torch.tanh(j)
             if cell_clip:
