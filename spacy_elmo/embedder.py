@@ -309,7 +309,7 @@ class ElmoEmbedder:
         rows_t = torch.tensor([index[w] for w in words], dtype=torch.long, device=self.device)
         return self._cache_rows.index_select(0, rows_t)
 
-    def _run_char_cnn(self, words: List[str], chunk: int = 4096) -> Tensor:
+    def _run_char_cnn(self, words: List[str], chunk: int = 512) -> Tensor:
         P = self.config.lstm.projection_dim
         if not words:
             return torch.zeros(0, P, device=self.device)

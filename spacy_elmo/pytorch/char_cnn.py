@@ -61,9 +61,17 @@ class CharCNN(nn.Module):
         if char_ids.shape[0] == 0:
             return self.proj_weight.new_zeros((0, self.output_dim))
         x = nn.functional.embedding(char_ids, self.char_embed)  # (N, 50, e)
-        x = x.transpose(1, 2)  # (N, e, 50)
-        # Max over every window, including those over end-of-word and char-pad slots.
-        pooled = [conv(x).amax(dim=2) for conv in self.convs]  # [(N, n_i)]
+        N, C, e = x.shape
+        pooled = []
+        for conv in self.convs:
+            # A VALID convolution as one GEMM over all windows (faster than Conv1d on CPU for
+            # these narrow inputs): windows (N * (C - w + 1), w * e) @ (w * e, n).
+            n, _, w = conv.weight.shape
+            windows = x.unfold(1, w, 1).transpose(2, 3).reshape(N * (C - w + 1), w * e)
+            kernel = conv.weight.permute(2, 1, 0).reshape(w * e, n)
+            y = torch.addmm(conv.bias, windows, kernel).view(N, C - w + 1, n)
+            # Max over every window, including those over end-of-word and char-pad slots.
+            pooled.append(y.amax(dim=1))  # (N, n)
         h = self._activation(torch.cat(pooled, dim=1))  # (N, F)
         h = self.highway(h)
         return torch.addmm(self.proj_bias, h, self.proj_weight)  # (N, P)

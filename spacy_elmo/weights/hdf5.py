@@ -52,24 +52,22 @@ def _open(path: Path):
         raise ElmoFormatError(Errors.E002.format(path=path, error=e)) from None
 
 
-def read_weights(config: ELMoConfig, path: Union[str, Path]) -> Dict[str, np.ndarray]:
-    """Read and check every dataset that ``config`` needs.
+def iter_weights(config: ELMoConfig, path: Union[str, Path]) -> Iterator[Tuple[str, np.ndarray]]:
+    """Check every dataset that ``config`` needs, then read them one at a time (so loading
+    never holds a second full copy of the weights).
 
-    :returns: float32 arrays keyed by dataset name, in the file's layout.
+    :returns: ``(dataset name, float32 array in the file's layout)`` pairs.
     :raises ElmoFormatError: For a missing, non-HDF5, truncated, mismatched or corrupt file.
     """
     path = Path(path)
     shapes = expected_shapes(config)
     F, P = config.char_cnn.n_filters, config.lstm.projection_dim
-    arrays: Dict[str, np.ndarray] = {}
     with _open(path) as f:
+        present = {}
         for key, shape in shapes.items():
             if key not in f:
                 if key.startswith("CNN_proj/") and F == P:
                     # bilm-tf only writes the projection when F != P: identity then.
-                    arrays[key] = np.eye(P, dtype=np.float32) if key.endswith("W_proj") else (
-                        np.zeros(P, dtype=np.float32)
-                    )
                     continue
                 lstm = config.lstm
                 desc = (
@@ -91,15 +89,25 @@ def read_weights(config: ELMoConfig, path: Union[str, Path]) -> Dict[str, np.nda
                 )
             if dataset.dtype.kind != "f":
                 raise ElmoFormatError(Errors.E011.format(path=path, key=key, dtype=dataset.dtype))
+            present[key] = dataset
+        for key in shapes:
+            if key not in present:
+                eye = key.endswith("W_proj")
+                yield key, np.eye(P, dtype=np.float32) if eye else np.zeros(P, dtype=np.float32)
+                continue
             try:
-                value = np.asarray(dataset[...], dtype=np.float32)
+                value = np.asarray(present[key][...], dtype=np.float32)
             except (OSError, RuntimeError, ValueError, KeyError) as e:
                 raise ElmoFormatError(Errors.E009.format(path=path, key=key, error=e)) from None
             bad = int(value.size - np.isfinite(value).sum())
             if bad:
                 raise ElmoFormatError(Errors.E010.format(path=path, key=key, count=bad))
-            arrays[key] = value
-    return arrays
+            yield key, value
+
+
+def read_weights(config: ELMoConfig, path: Union[str, Path]) -> Dict[str, np.ndarray]:
+    """Every dataset that ``config`` needs, checked, as float32 arrays keyed by name."""
+    return dict(iter_weights(config, path))
 
 
 def _pairs(bilm: ELMoBiLM) -> Iterator[Tuple[str, torch.Tensor, str]]:
@@ -129,24 +137,32 @@ def _pairs(bilm: ELMoBiLM) -> Iterator[Tuple[str, torch.Tensor, str]]:
 
 
 def load_weights(bilm: ELMoBiLM, path: Union[str, Path]) -> None:
-    """Copy the weights of a bilm-tf/AllenNLP weights.hdf5 file into ``bilm``."""
-    arrays = read_weights(bilm.config, path)
+    """Copy the weights of a bilm-tf/AllenNLP weights.hdf5 file into ``bilm``.
+
+    Presence, shapes and dtypes of all datasets are checked before the first copy; datasets
+    are then read one at a time, so peak memory is the model plus its largest matrix. If a
+    dataset turns out unreadable or non-finite, the error leaves ``bilm`` partly loaded:
+    discard it.
+    """
     P = bilm.config.lstm.projection_dim
+    targets: Dict[str, list] = {}
+    for key, param, how in _pairs(bilm):
+        targets.setdefault(key.split(":")[0], []).append((param, how))
     with torch.no_grad():
-        for key, param, how in _pairs(bilm):
-            name = key.split(":")[0]
-            value = torch.from_numpy(arrays[name])
-            if how == "skip_row0":
-                param[0].zero_()
-                param[1:].copy_(value)
-            elif how == "conv":
-                param.copy_(value[0].permute(2, 1, 0))  # (1, w, e, n) -> (n, e, w)
-            elif how == "rows_input":
-                param.copy_(value[:P])
-            elif how == "rows_recurrent":
-                param.copy_(value[P:])
-            else:
-                param.copy_(value)
+        for name, array in iter_weights(bilm.config, path):
+            value = torch.from_numpy(array)
+            for param, how in targets[name]:
+                if how == "skip_row0":
+                    param[0].zero_()
+                    param[1:].copy_(value)
+                elif how == "conv":
+                    param.copy_(value[0].permute(2, 1, 0))  # (1, w, e, n) -> (n, e, w)
+                elif how == "rows_input":
+                    param.copy_(value[:P])
+                elif how == "rows_recurrent":
+                    param.copy_(value[P:])
+                else:
+                    param.copy_(value)
 
 
 def save_weights(bilm: ELMoBiLM, path: Union[str, Path]) -> None:
