@@ -132,3 +132,20 @@ def test_embed_file_errors(warm, tmp_path):
         warm.embed_file(tmp_path / "in.txt", tmp_path / "o.hdf5", output_format="mean")
     with pytest.raises(ElmoInputError, match=r"\[E001\]"):
         warm.embed_file(tmp_path / "missing.txt", tmp_path / "o.hdf5")
+
+
+def test_unavailable_device_is_a_coded_error(tiny_files):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ValueError, match=r"\[E109\].*cuda"):
+        ElmoEmbedder(*tiny_files, device="cuda")
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a GPU")
+def test_cuda_matches_cpu(tiny_files, reference_sentences):
+    cpu = ElmoEmbedder(*tiny_files)
+    gpu = ElmoEmbedder(*tiny_files, device="cuda")
+    for a, b in zip(cpu.embed_batch(reference_sentences), gpu.embed_batch(reference_sentences)):
+        np.testing.assert_allclose(a, b, atol=1e-4)
