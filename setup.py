@@ -30,8 +30,16 @@ setup(
     extras_require={"test": ["pytest>=7.0.0"], "plot": ["matplotlib>=3.5.0"]},
     entry_points={
         # --- spaCy integration (owned by spacy_elmo/pipeline + spacy_elmo/models) ---
-        "spacy_factories": [],
-        "spacy_architectures": [],
+        "spacy_factories": [
+            "elmo = spacy_elmo.pipeline.pipe:make_elmo",
+            "elmo_cleanup = spacy_elmo.pipeline.cleanup:make_elmo_cleanup",
+        ],
+        "spacy_architectures": [
+            "spacy-elmo.ElmoLayers.v1 = spacy_elmo.models.layers:build_elmo_layers_v1",
+            "spacy-elmo.ElmoListener.v1 = spacy_elmo.models.listener:build_elmo_listener_v1",
+            "spacy-elmo.ScalarMix.v1 = spacy_elmo.models.scalar_mix:build_scalar_mix_v1",
+            "spacy-elmo.ElmoTok2Vec.v1 = spacy_elmo.models.tok2vec:build_elmo_tok2vec_v1",
+        ],
         "spacy_misc": [],
         "thinc_model_loaders": [],
         # --- CLI ---

@@ -120,3 +120,19 @@ class Errors(metaclass=ErrorsWithCodes):
         "State tensors have shape {found}; the model expects {expected}. Pass a state "
         "returned by this model (or None for zeros)."
     )
+
+    # --- E2xx: spaCy integration --------------------------------------------------------
+    E201 = (
+        "The elmo component got options_file={options_file!r} and weight_file="
+        "{weight_file!r}. Give both files of the biLM, or neither for the embedded default "
+        "model."
+    )
+    E202 = (
+        "scalar_mix has {found} weights, but the biLM has {n_layers} output layers. Give one "
+        "pre-softmax weight per layer (n_layers + 1 of the LSTM), or null for an even average."
+    )
+    E203 = (
+        "Cannot read {path}: {error}. Pass a CoNLL file (one token per line, the label in "
+        "the last column, blank lines between sentences) or a TSV file (label TAB text)."
+    )
+    E204 = "Unknown input format {value!r}. Use one of: {options}."

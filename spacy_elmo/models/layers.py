@@ -1,0 +1,160 @@
+"""``spacy-elmo.ElmoLayers.v1``: docs -> all biLM layers per token, through the frozen biLM.
+
+The biLM never receives gradients (``ElmoEmbedder`` runs under ``torch.no_grad``); the
+backward pass of this model returns nothing. Results are cached per doc (see
+:mod:`.cache`) unless ``state="stateful"``, where a doc's vectors depend on earlier batches.
+"""
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+from spacy.tokens import Doc
+from thinc.api import Model
+
+from .cache import doc_key
+from .sequences import Segment, batch_segments, doc_segments
+from .shim import ElmoShim
+from .types import LayersOutT
+
+DEFAULTS = {
+    "state": "warm",
+    "device": "cpu",
+    "window": 64,
+    "overlap": 16,
+    "max_sentence_length": 256,
+    "batch_size": 64,
+    "max_batch_tokens": 4096,
+    "cache_size": 200_000,
+}
+
+
+def build_elmo_layers_v1(
+    *,
+    options_file: Optional[str] = None,
+    weight_file: Optional[str] = None,
+    state: Optional[str] = None,
+    device: Optional[str] = None,
+    window: Optional[int] = None,
+    overlap: Optional[int] = None,
+    max_sentence_length: Optional[int] = None,
+    batch_size: Optional[int] = None,
+    max_batch_tokens: Optional[int] = None,
+    cache_size: Optional[int] = None,
+) -> Model[List[Doc], LayersOutT]:
+    """All layers of a frozen ELMo biLM for every token of every doc.
+
+    Inside the ``elmo`` component every setting is taken from the component's config, so the
+    model section there is just ``@architectures = "spacy-elmo.ElmoLayers.v1"``. Given in
+    full, it is a standalone biLM, e.g. a listener replaced by ``nlp.replace_listeners``.
+
+    options_file (Optional[str]): options.json of the biLM; None with ``weight_file`` None
+        for the embedded default model.
+    weight_file (Optional[str]): weights.hdf5 of the biLM.
+    state (str): Initial LSTM state: "warm" (default), "zero" or "stateful".
+    device (str): Torch device of the biLM, e.g. "cpu" (default) or "cuda:0".
+    window (int): Tokens kept per window for docs without sentence boundaries. Default 64.
+    overlap (int): Context tokens run on either side of a window and dropped. Default 16.
+    max_sentence_length (int): Longer sentences are cut into windows. Default 256.
+    batch_size (int): Most biLM sequences per forward pass. Default 64.
+    max_batch_tokens (int): Most padded tokens per forward pass. Default 4096.
+    cache_size (int): Tokens of layers kept in the LRU cache (memory: tokens * (L+1) * 2P *
+        4 bytes); 0 disables it. Default 200,000.
+    RETURNS (Model[List[Doc], List[Floats3d]]): *Shape:* ``(L + 1, n_tokens, 2P)`` per doc.
+    """
+    given = {
+        "state": state,
+        "device": device,
+        "window": window,
+        "overlap": overlap,
+        "max_sentence_length": max_sentence_length,
+        "batch_size": batch_size,
+        "max_batch_tokens": max_batch_tokens,
+        "cache_size": cache_size,
+    }
+    attrs = {k: (DEFAULTS[k] if v is None else v) for k, v in given.items()}
+    shim = ElmoShim(
+        options_file=options_file,
+        weight_file=weight_file,
+        state=attrs["state"],
+        device=attrs["device"],
+        cache_size=attrs["cache_size"],
+    )
+    return Model("elmo-layers", forward, shims=[shim], attrs=attrs)
+
+
+def configure_elmo_layers(
+    model: Model,
+    *,
+    options_file: Optional[str],
+    weight_file: Optional[str],
+    **settings,
+) -> None:
+    """Set the biLM files and settings of an ``ElmoLayers`` model (used by the component)."""
+    model.attrs.update(settings)
+    shim: ElmoShim = model.shims[0]
+    shim.set_files(options_file, weight_file)
+    shim.configure(
+        state=model.attrs["state"], device=model.attrs["device"], cache_size=model.attrs["cache_size"]
+    )
+
+
+def get_shim(model: Model) -> ElmoShim:
+    return model.shims[0]
+
+
+def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[LayersOutT, Callable]:
+    outputs = compute_layers(model, docs)
+
+    def backprop(d_outputs: LayersOutT) -> List[Doc]:
+        return []  # the biLM is frozen
+
+    return outputs, backprop
+
+
+def compute_layers(model: Model, docs: Sequence[Doc]) -> List[np.ndarray]:
+    """Layers of each doc. *Shape:* ``(L + 1, n_tokens, 2P)``, zeros at whitespace tokens."""
+    shim = get_shim(model)
+    attrs = model.attrs
+    embedder = shim.embedder
+    stateful = attrs["state"] == "stateful"
+    use_cache = not stateful and shim.cache.max_tokens > 0
+    K, D = embedder.n_layers, embedder.output_dim
+    outputs: List[Optional[np.ndarray]] = [None] * len(docs)
+    keys: List[Optional[bytes]] = [None] * len(docs)
+    segments: List[Segment] = []
+    for i, doc in enumerate(docs):
+        if use_cache:
+            keys[i] = doc_key(doc)
+            hit = shim.cache.get(keys[i])
+            if hit is not None:
+                outputs[i] = hit
+                continue
+        outputs[i] = np.zeros((K, len(doc), D), dtype=np.float32)
+        segments.extend(
+            doc_segments(
+                doc,
+                i,
+                window=attrs["window"],
+                overlap=attrs["overlap"],
+                max_sentence_length=attrs["max_sentence_length"],
+            )
+        )
+    batches = batch_segments(
+        segments,
+        batch_size=attrs["batch_size"],
+        max_batch_tokens=attrs["max_batch_tokens"],
+        sort=not stateful,
+    )
+    for batch in batches:
+        tokens = [[docs[s.doc_index][p].text for p in s.positions] for s in batch]
+        layers, _ = embedder.embed_batch_torch(tokens)
+        layers = layers.to("cpu").float().numpy()  # (K, B, T, D)
+        for b, seg in enumerate(batch):
+            out = outputs[seg.doc_index]
+            assert out is not None
+            keep = list(seg.positions[seg.keep_start : seg.keep_end])
+            out[:, keep] = layers[:, b, seg.keep_start : seg.keep_end]
+    if use_cache:
+        for i, key in enumerate(keys):
+            if key is not None and outputs[i] is not None and outputs[i].flags.writeable:
+                outputs[i] = shim.cache.put(key, outputs[i])
+    return outputs  # type: ignore[return-value]

@@ -1,0 +1,100 @@
+"""``spacy-elmo.ElmoListener.v1``: a downstream component's view of the ``elmo`` component.
+
+The ``elmo`` component computes the biLM layers once per batch (in ``predict`` and
+``update``) and hands them to every listener with :meth:`ElmoListenerNode.receive`; each
+listener then applies its own trainable :mod:`ScalarMix <.scalar_mix>`. No gradient flows
+back into the biLM. When nothing was received for a batch (a listener used on its own, the
+``elmo`` component frozen or removed), the listener computes the layers itself: from
+``doc._.elmo_layers`` if stored, else through the linked ``elmo`` component's biLM, else
+through the embedded default biLM.
+"""
+from typing import Callable, Iterable, List, Optional, Tuple
+
+from spacy.tokens import Doc
+from thinc.api import Model, chain
+
+from .layers import build_elmo_layers_v1
+from .types import LayersOutT, VectorsOutT
+
+
+class ElmoListenerNode(Model):
+    """Receives the layers of a batch from the upstream ``elmo`` component."""
+
+    name = "elmo-listener"
+
+    def __init__(self, upstream_name: str) -> None:
+        Model.__init__(self, name=self.name, forward=_listener_forward, attrs={"upstream": upstream_name})
+        self.upstream_name = upstream_name
+        self._batch_id: Optional[int] = None
+        self._outputs: Optional[LayersOutT] = None
+        # Set by the elmo component when it links its listeners; not serialized.
+        self.upstream_layers: Optional[Model] = None
+        self._fallback: Optional[Model] = None
+
+    @staticmethod
+    def get_batch_id(docs: Iterable[Doc]) -> int:
+        """Identify a batch by its tokens (as spaCy's Tok2VecListener does)."""
+        return sum(sum(token.orth for token in doc) for doc in docs) + 1_000_003 * sum(
+            len(doc) + 1 for doc in docs
+        )
+
+    def receive(self, batch_id: int, outputs: LayersOutT) -> None:
+        self._batch_id = batch_id
+        self._outputs = outputs
+
+    def clear(self) -> None:
+        self._batch_id = None
+        self._outputs = None
+
+    def compute(self, docs: List[Doc]) -> LayersOutT:
+        """Layers for docs that no upstream component annotated in this batch."""
+        if docs and all(Doc.has_extension("elmo_layers") and doc._.elmo_layers is not None for doc in docs):
+            return [doc._.elmo_layers for doc in docs]
+        if self.upstream_layers is not None:
+            return self.upstream_layers.predict(docs)
+        if self._fallback is None:
+            self._fallback = build_elmo_layers_v1()
+        return self._fallback.predict(docs)
+
+
+def _listener_forward(model: ElmoListenerNode, docs: List[Doc], is_train: bool) -> Tuple[LayersOutT, Callable]:
+    outputs = None
+    if model._outputs is not None and model._batch_id == model.get_batch_id(docs):
+        outputs = model._outputs
+        model.clear()  # free the layers as soon as this batch is consumed
+    if outputs is None:
+        outputs = model.compute(docs)
+
+    def backprop(d_outputs: LayersOutT) -> List[Doc]:
+        return []  # nothing upstream to train
+
+    return outputs, backprop
+
+
+def build_elmo_listener_v1(
+    *,
+    mix: Model[LayersOutT, VectorsOutT],
+    upstream: str = "*",
+    width: Optional[int] = None,
+    layers: Optional[Model[List[Doc], LayersOutT]] = None,
+) -> Model[List[Doc], VectorsOutT]:
+    """ELMo vectors for a downstream component: the ``elmo`` component's layers, mixed by
+    this component's own ``mix`` (``spacy-elmo.ScalarMix.v1``).
+
+    mix (Model): The task-specific ``spacy-elmo.ScalarMix.v1``.
+    upstream (str): Name of the ``elmo`` component to listen to; "*" for any.
+    width (Optional[int]): Output width ``2P`` of the biLM, needed only when this model is
+        the whole tok2vec of a parser or tagger (they read ``nO`` when built). 1024 for the
+        original ELMo.
+    layers (Optional[Model]): A ``spacy-elmo.ElmoLayers.v1`` to run instead of listening
+        (what ``nlp.replace_listeners`` puts here).
+    RETURNS (Model[List[Doc], List[Floats2d]]): *Shape:* ``(n_tokens, 2P)`` per doc.
+    """
+    source = ElmoListenerNode(upstream) if layers is None else layers
+    model = chain(source, mix)
+    model.set_ref("mix", mix)
+    if layers is None:
+        model.set_ref("listener", source)
+    if width is not None:
+        model.set_dim("nO", width)
+    return model
