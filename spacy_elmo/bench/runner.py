@@ -1,0 +1,302 @@
+"""Run the benchmark: this package vs. AllenNLP, each in its own process, interleaved.
+
+Every implementation runs in a worker process (``worker_ours.py`` with this Python,
+``worker_allennlp.py`` with the reference Python). A worker loads the model, runs a warm-up
+batch and answers ``{"event": "ready"}``; then the parent sends one JSON command per line
+(``{"cmd": "run", "state": ...}``, ``{"cmd": "parity", "n": ..., "path": ...}``,
+``{"cmd": "quit"}``) and reads one JSON reply per line. Only one worker computes at a time,
+and the timed passes alternate between implementations, so neighbour load on the machine
+hits all of them alike. Each worker's peak RSS comes from ``os.wait4`` on that process
+(``ru_maxrss``), so it covers loading, warm-up and every pass of that implementation alone.
+"""
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from ..pytorch.config import preset as get_preset
+from .sentences import DEFAULT_SEED, make_sentences, sentence_stats
+from .weights import DEFAULT_WEIGHT_SEED, make_weights
+
+PathLike = Union[str, Path]
+REFERENCE_ENV = "SPACY_ELMO_REFERENCE_PYTHON"
+HERE = Path(__file__).parent
+
+
+def default_reference_python() -> Path:
+    """``$SPACY_ELMO_REFERENCE_PYTHON``, else ``../refvenv/bin/python`` next to the checkout
+    (what ``shared/tools/setup-reference-venv.sh`` creates)."""
+    if os.environ.get(REFERENCE_ENV):
+        return Path(os.environ[REFERENCE_ENV])
+    return HERE.parents[2] / "refvenv" / "bin" / "python"
+
+
+class Worker:
+    """One implementation in its own process, driven line by line."""
+
+    def __init__(self, name: str, argv: List[str], args: dict, log_path: Path, threads: int):
+        self.name = name
+        env = dict(os.environ)
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            env[var] = str(threads)
+        env.setdefault("PYTHONWARNINGS", "ignore")
+        self.log_path = log_path
+        self._log = open(log_path, "w")
+        self.proc = subprocess.Popen(
+            argv + [json.dumps(args)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            env=env,
+        )
+        self.ready = self._read()
+        self.rusage = None
+
+    def _read(self) -> dict:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait()
+            self._log.close()
+            tail = self.log_path.read_text(errors="replace").strip().splitlines()[-15:]
+            raise RuntimeError(
+                f"{self.name} worker exited with code {self.proc.returncode}; last lines of "
+                f"{self.log_path}:\n" + "\n".join(tail)
+            )
+        return json.loads(line)
+
+    def ask(self, **cmd) -> dict:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> float:
+        """Stop the worker; returns its peak RSS in MB."""
+        if self.proc.poll() is None:
+            try:
+                self.ask(cmd="quit")
+            except (RuntimeError, BrokenPipeError):
+                pass
+        _, status, rusage = os.wait4(self.proc.pid, 0)
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        self._log.close()
+        self.rusage = rusage
+        return rusage.ru_maxrss / 1024.0  # KiB on Linux
+
+
+def run_benchmark(
+    *,
+    preset: str = "original",
+    n_sentences: int = 640,
+    batch_size: int = 32,
+    threads: int = 2,
+    repeats: int = 3,
+    device: str = "cpu",
+    states: Sequence[str] = ("zero",),
+    reference_python: Optional[PathLike] = None,
+    use_reference: bool = True,
+    cache_dir: PathLike = "bench-out",
+    parity_sentences: int = 4,
+    sentence_seed: int = DEFAULT_SEED,
+    weight_seed: int = DEFAULT_WEIGHT_SEED,
+    log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True),
+) -> dict:
+    """Benchmark this package (one row per ``state``) against AllenNLP.
+
+    :param preset: Architecture of the random weights: ``small``, ``medium``, ``original``.
+    :param n_sentences: Size of the fixed sentence set (default: 20 batches of 32).
+    :param batch_size: Sentences per batch, in file order for every implementation.
+    :param threads: ``torch.set_num_threads`` in every worker.
+    :param repeats: Timed passes over the sentence set per implementation (median reported).
+    :param device: Device for this package (AllenNLP always runs on CPU).
+    :param states: Initial-state modes of this package to time (``zero``, ``warm``).
+    :param reference_python: Python with AllenNLP 2.10.1 (default: :func:`default_reference_python`).
+    :param use_reference: Set to False to skip AllenNLP.
+    :param cache_dir: Folder for weights, sentences, worker logs and parity arrays.
+    :param parity_sentences: Sentences compared between the implementations (0: none).
+    :returns: A JSON-serialisable dict (see ``docs/benchmarks.md``).
+    """
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    config = get_preset(preset)
+    sentences = make_sentences(n_sentences, seed=sentence_seed)
+    stats = sentence_stats(sentences)
+    sent_path = cache / f"sentences-{n_sentences}-seed{sentence_seed}.json"
+    sent_path.write_text(json.dumps(sentences), encoding="utf8")
+    t0 = time.perf_counter()
+    options, weights = make_weights(preset, cache / "weights", seed=weight_seed)
+    log(f"weights: {weights} ({config.n_parameters() / 1e6:.1f}M parameters, {time.perf_counter() - t0:.1f}s)")
+    common = dict(
+        options=str(options.resolve()),
+        weights=str(weights.resolve()),
+        sentences=str(sent_path.resolve()),
+        batch_size=batch_size,
+        threads=threads,
+        parity_n=parity_sentences,
+    )
+    workers: Dict[str, Worker] = {}
+    notes: List[str] = []
+    result: dict = {
+        "settings": dict(
+            preset=preset,
+            n_parameters=config.n_parameters(),
+            flops_per_token=config.flops_per_token(),
+            n_sentences=n_sentences,
+            batch_size=batch_size,
+            threads=threads,
+            repeats=repeats,
+            device=device,
+            states=list(states),
+        ),
+        "sentences": stats,
+        "machine": dict(
+            platform=platform.platform(),
+            processor=platform.processor() or platform.machine(),
+            cpu_count=os.cpu_count(),
+            python=platform.python_version(),
+        ),
+        "implementations": {},
+        "notes": notes,
+    }
+    try:
+        log("starting spacy-elmo worker")
+        ours = Worker(
+            "spacy-elmo",
+            [sys.executable, "-m", "spacy_elmo.bench.worker_ours"],
+            dict(common, states=list(states), device=device),
+            cache / "worker-spacy-elmo.log",
+            threads,
+        )
+        workers["spacy-elmo"] = ours
+        ref = Path(reference_python) if reference_python else default_reference_python()
+        if use_reference and ref.is_file():
+            log(f"starting AllenNLP worker ({ref})")
+            try:
+                workers["allennlp"] = Worker(
+                    "allennlp",
+                    [str(ref), str(HERE / "worker_allennlp.py")],
+                    common,
+                    cache / "worker-allennlp.log",
+                    threads,
+                )
+            except RuntimeError as e:
+                notes.append(f"AllenNLP skipped: {e}")
+                log(notes[-1])
+        elif use_reference:
+            notes.append(
+                f"AllenNLP skipped: no reference Python at {ref} (run "
+                f"shared/tools/setup-reference-venv.sh or set --reference-python / ${REFERENCE_ENV})"
+            )
+            log(notes[-1])
+        # Parity on the first sentences, zero state, before anything is timed.
+        if parity_sentences and "allennlp" in workers:
+            result["parity"] = _parity(workers, cache, parity_sentences, sentences)
+            log(f"parity: max |ours - AllenNLP| = {result['parity']['max_abs_diff']:.3g}")
+        # Timed passes, interleaved: ours[state...], allennlp; then again.
+        runs = [("spacy-elmo", s) for s in states] + [("allennlp", None)] * ("allennlp" in workers)
+        times: Dict[str, List[float]] = {_label(n, s): [] for n, s in runs}
+        for r in range(repeats):
+            for name, state in runs if r % 2 == 0 else runs[::-1]:
+                reply = workers[name].ask(cmd="run", state=state)
+                times[_label(name, state)].append(reply["seconds"])
+                log(f"pass {r + 1}/{repeats} {_label(name, state)}: {reply['seconds']:.2f}s")
+    finally:
+        rss = {name: w.close() for name, w in workers.items()}
+    n_tok = stats["n_tokens"]
+    positions = n_tok + 2 * stats["n_sentences"]
+    for name, state in runs:
+        label = _label(name, state)
+        secs = times[label]
+        med = statistics.median(secs)
+        result["implementations"][label] = dict(
+            seconds=secs,
+            median_seconds=med,
+            tokens_per_s=n_tok / med,
+            tokens_per_s_each=[n_tok / s for s in secs],
+            gflops=config.flops_per_token() * positions / med / 1e9,
+            peak_rss_mb=rss[name],
+            load_seconds=workers[name].ready["load_seconds"],
+            versions={k: v for k, v in workers[name].ready.items() if k in ("torch", "allennlp")},
+            threads=workers[name].ready["threads"],
+            device=workers[name].ready["device"],
+        )
+    impl = result["implementations"]
+    if "allennlp" in impl:
+        base = impl["allennlp"]
+        for label, row in impl.items():
+            if label != "allennlp":
+                row["speedup_vs_allennlp"] = row["tokens_per_s"] / base["tokens_per_s"]
+                # Per-pass ratios of adjacent (interleaved) passes: robust to drifting load.
+                row["speedup_per_pass"] = [
+                    b / a for a, b in zip(row["seconds"], base["seconds"])
+                ]
+                row["rss_vs_allennlp"] = row["peak_rss_mb"] / base["peak_rss_mb"]
+    return result
+
+
+def _label(name: str, state: Optional[str]) -> str:
+    return f"{name}[{state}]" if state else name
+
+
+def _parity(workers: Dict[str, Worker], cache: Path, n: int, sentences) -> dict:
+    arrays = {}
+    for name, w in workers.items():
+        path = cache / f"parity-{name}.npy"
+        w.ask(cmd="parity", n=n, path=str(path))
+        arrays[name] = np.load(path)
+    a, b = arrays["spacy-elmo"], arrays["allennlp"]  # (L+1, B, T, 2P)
+    per_layer = []
+    for layer in range(a.shape[0]):
+        diffs = [
+            float(np.abs(a[layer, i, : len(s)] - b[layer, i, : len(s)]).max(initial=0.0))
+            for i, s in enumerate(sentences[:n])
+        ]
+        per_layer.append(max(diffs))
+    return dict(
+        n_sentences=n,
+        n_tokens=sum(len(s) for s in sentences[:n]),
+        max_abs_diff=max(per_layer),
+        max_abs_diff_per_layer=per_layer,
+        max_abs_value=float(np.abs(b).max()),
+        state="zero",
+    )
+
+
+def format_table(result: dict) -> str:
+    """The human-readable summary printed by ``python -m spacy_elmo bench``."""
+    s, st = result["settings"], result["sentences"]
+    lines = [
+        f"preset {s['preset']} ({s['n_parameters'] / 1e6:.1f}M params, "
+        f"{s['flops_per_token'] / 1e6:.1f} MFLOP/token position), {st['n_sentences']} sentences, "
+        f"{st['n_tokens']} tokens ({st['n_types']} types, mean length {st['mean_length']:.1f}), "
+        f"batch {s['batch_size']}, {s['threads']} threads, median of {s['repeats']} passes",
+        "",
+        f"{'implementation':<22}{'tokens/s':>10}{'vs AllenNLP':>13}{'GFLOP/s':>9}"
+        f"{'peak RSS MB':>13}{'load s':>8}",
+    ]
+    for label, row in result["implementations"].items():
+        ratio = row.get("speedup_vs_allennlp")
+        lines.append(
+            f"{label:<22}{row['tokens_per_s']:>10.1f}"
+            f"{(f'{ratio:.2f}x' if ratio else '1.00x' if label == 'allennlp' else '-'):>13}"
+            f"{row['gflops']:>9.1f}{row['peak_rss_mb']:>13.0f}{row['load_seconds']:>8.1f}"
+        )
+    if "parity" in result:
+        p = result["parity"]
+        lines.append("")
+        lines.append(
+            f"parity (zero state, {p['n_sentences']} sentences, all layers): max |ours - AllenNLP| = "
+            f"{p['max_abs_diff']:.3g} (max |value| {p['max_abs_value']:.3g})"
+        )
+    for note in result["notes"]:
+        lines.append(note)
+    return "\n".join(lines)

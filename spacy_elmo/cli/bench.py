@@ -1,0 +1,54 @@
+"""``python -m spacy_elmo bench``: tokens/s, GFLOP/s and peak RSS against AllenNLP (issue #2)."""
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import app
+
+
+@app.command("bench")
+def bench_cli(
+    # fmt: off
+    preset: str = typer.Option("original", "--preset", help="Architecture of the random weights: small, medium, original."),
+    n_sentences: int = typer.Option(640, "--n-sentences", min=1, help="Size of the fixed sentence set."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Sentences per batch (file order)."),
+    threads: int = typer.Option(2, "--threads", min=1, help="torch threads in every worker."),
+    repeats: int = typer.Option(3, "--repeats", min=1, help="Timed passes per implementation (median reported)."),
+    device: str = typer.Option("cpu", "--device", help="Device for spacy-elmo: cpu, cuda, cuda:1, ..."),
+    states: str = typer.Option("zero", "--states", help="Comma-separated spacy-elmo state modes to time: zero, warm."),
+    reference_python: Optional[Path] = typer.Option(None, "--reference-python", help="Python with AllenNLP 2.10.1 (default: $SPACY_ELMO_REFERENCE_PYTHON or ../refvenv/bin/python)."),
+    no_reference: bool = typer.Option(False, "--no-reference", help="Do not run AllenNLP."),
+    cache_dir: Path = typer.Option(Path("bench-out"), "--cache-dir", help="Folder for weights, sentences and worker logs."),
+    parity_sentences: int = typer.Option(4, "--parity-sentences", min=0, help="Sentences compared with AllenNLP (0: none)."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Write the full results as JSON."),
+    # fmt: on
+) -> None:
+    """Embed a fixed set of sentences with full-size random weights, with spacy-elmo and
+    (when installed) AllenNLP, each in its own process, and print tokens/s, GFLOP/s and
+    peak RSS."""
+    from ..bench import format_table, run_benchmark
+
+    state_list = [s.strip() for s in states.split(",") if s.strip()]
+    bad = [s for s in state_list if s not in ("zero", "warm")]
+    if not state_list or bad:
+        raise typer.BadParameter(f"--states takes zero and/or warm, got {states!r}")
+    result = run_benchmark(
+        preset=preset,
+        n_sentences=n_sentences,
+        batch_size=batch_size,
+        threads=threads,
+        repeats=repeats,
+        device=device,
+        states=state_list,
+        reference_python=reference_python,
+        use_reference=not no_reference,
+        cache_dir=cache_dir,
+        parity_sentences=parity_sentences,
+    )
+    typer.echo(format_table(result))
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf8")
+        typer.echo(f"Wrote {output}", err=True)
