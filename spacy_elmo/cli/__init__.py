@@ -21,6 +21,7 @@ def _root() -> None:
 # Command modules (each adds its commands to ``app`` on import).
 from . import bench  # noqa: E402,F401
 from . import embed  # noqa: E402,F401
+from . import convert  # noqa: E402,F401
 
 
 def main() -> None:
