@@ -106,6 +106,7 @@ def run_benchmark(
     use_reference: bool = True,
     cache_dir: PathLike = "bench-out",
     parity_sentences: int = 4,
+    interleave: str = "batch",
     sentence_seed: int = DEFAULT_SEED,
     weight_seed: int = DEFAULT_WEIGHT_SEED,
     log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True),
@@ -123,8 +124,13 @@ def run_benchmark(
     :param use_reference: Set to False to skip AllenNLP.
     :param cache_dir: Folder for weights, sentences, worker logs and parity arrays.
     :param parity_sentences: Sentences compared between the implementations (0: none).
+    :param interleave: ``"batch"``: run batch k of every implementation before batch k + 1
+        (the order flips every batch), so a noisy neighbour hits all implementations alike;
+        ``"pass"``: alternate whole passes over the sentence set.
     :returns: A JSON-serialisable dict (see ``docs/benchmarks.md``).
     """
+    if interleave not in ("batch", "pass"):
+        raise ValueError(f"interleave must be 'batch' or 'pass', got {interleave!r}")
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     config = get_preset(preset)
@@ -156,6 +162,7 @@ def run_benchmark(
             repeats=repeats,
             device=device,
             states=list(states),
+            interleave=interleave,
         ),
         "sentences": stats,
         "machine": dict(
@@ -204,11 +211,29 @@ def run_benchmark(
         # Timed passes, interleaved: ours[state...], allennlp; then again.
         runs = [("spacy-elmo", s) for s in states] + [("allennlp", None)] * ("allennlp" in workers)
         times: Dict[str, List[float]] = {_label(n, s): [] for n, s in runs}
+        batch_times: Dict[str, List[List[float]]] = {_label(n, s): [] for n, s in runs}
+        n_batches = (n_sentences + batch_size - 1) // batch_size
         for r in range(repeats):
-            for name, state in runs if r % 2 == 0 else runs[::-1]:
-                reply = workers[name].ask(cmd="run", state=state)
-                times[_label(name, state)].append(reply["seconds"])
-                log(f"pass {r + 1}/{repeats} {_label(name, state)}: {reply['seconds']:.2f}s")
+            order = runs if r % 2 == 0 else runs[::-1]
+            if interleave == "pass":
+                for name, state in order:
+                    reply = workers[name].ask(cmd="run", state=state)
+                    times[_label(name, state)].append(reply["seconds"])
+            else:  # batch k of every implementation, then batch k + 1: same load for all
+                for name, state in order:
+                    workers[name].ask(cmd="reset", state=state)
+                per_batch: Dict[str, List[float]] = {_label(n, s): [] for n, s in runs}
+                for k in range(n_batches):
+                    for name, state in order if k % 2 == 0 else order[::-1]:
+                        reply = workers[name].ask(cmd="batch", state=state, k=k)
+                        per_batch[_label(name, state)].append(reply["seconds"])
+                for label, secs in per_batch.items():
+                    times[label].append(sum(secs))
+                    batch_times[label].append(secs)
+            log(
+                f"pass {r + 1}/{repeats}: "
+                + ", ".join(f"{label} {secs[-1]:.1f}s" for label, secs in times.items())
+            )
     finally:
         rss = {name: w.close() for name, w in workers.items()}
     n_tok = stats["n_tokens"]
@@ -239,6 +264,13 @@ def run_benchmark(
                 row["speedup_per_pass"] = [
                     b / a for a, b in zip(row["seconds"], base["seconds"])
                 ]
+                if batch_times[label]:
+                    # Median over every (pass, batch) of the paired per-batch time ratio.
+                    row["speedup_median_paired_batch"] = statistics.median(
+                        b / a
+                        for ours_pass, ref_pass in zip(batch_times[label], batch_times["allennlp"])
+                        for a, b in zip(ours_pass, ref_pass)
+                    )
                 row["rss_vs_allennlp"] = row["peak_rss_mb"] / base["peak_rss_mb"]
     return result
 
@@ -280,16 +312,25 @@ def format_table(result: dict) -> str:
         f"{st['n_tokens']} tokens ({st['n_types']} types, mean length {st['mean_length']:.1f}), "
         f"batch {s['batch_size']}, {s['threads']} threads, median of {s['repeats']} passes",
         "",
-        f"{'implementation':<22}{'tokens/s':>10}{'vs AllenNLP':>13}{'GFLOP/s':>9}"
+        f"{'implementation':<20}{'tokens/s':>10}{'vs AllenNLP':>13}{'paired':>8}{'GFLOP/s':>9}"
         f"{'peak RSS MB':>13}{'load s':>8}",
     ]
+
+    def ratio(value: Optional[float], label: str) -> str:
+        return f"{value:.2f}x" if value else "1.00x" if label == "allennlp" else "-"
+
     for label, row in result["implementations"].items():
-        ratio = row.get("speedup_vs_allennlp")
         lines.append(
-            f"{label:<22}{row['tokens_per_s']:>10.1f}"
-            f"{(f'{ratio:.2f}x' if ratio else '1.00x' if label == 'allennlp' else '-'):>13}"
+            f"{label:<20}{row['tokens_per_s']:>10.1f}"
+            f"{ratio(row.get('speedup_vs_allennlp'), label):>13}"
+            f"{ratio(row.get('speedup_median_paired_batch'), label):>8}"
             f"{row['gflops']:>9.1f}{row['peak_rss_mb']:>13.0f}{row['load_seconds']:>8.1f}"
         )
+    lines.append(
+        "(tokens/s: median pass; paired: median over batches of the AllenNLP/ours time ratio "
+        "of the same batch run back to back; GFLOP/s: model FLOPs of every position incl. "
+        "<S>/</S> (elmo-format.md section 13) / time)"
+    )
     if "parity" in result:
         p = result["parity"]
         lines.append("")

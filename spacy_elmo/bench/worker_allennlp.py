@@ -65,6 +65,12 @@ def main(args: dict) -> None:
             for batch in batches:
                 embed_batch(batch)
             send(event="done", seconds=time.perf_counter() - t0)
+        elif cmd["cmd"] == "reset":
+            send(event="done")  # stateful, as AllenNLP's ElmoEmbedder: states carry on
+        elif cmd["cmd"] == "batch":
+            t0 = time.perf_counter()
+            embed_batch(batches[cmd["k"]])
+            send(event="done", seconds=time.perf_counter() - t0)
         elif cmd["cmd"] == "quit":
             break
     send(event="bye")

@@ -61,6 +61,16 @@ def main(args: dict) -> None:
                 emb.embed_batch(batch)  # per-sentence numpy arrays, as AllenNLP's embedder
             seconds = time.perf_counter() - t0
             send(event="done", seconds=seconds)
+        elif cmd["cmd"] == "reset":
+            embedders[cmd["state"]].clear_cache()  # a new pass starts cold, like a new file
+            send(event="done")
+        elif cmd["cmd"] == "batch":
+            emb = embedders[cmd["state"]]
+            if emb.device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            emb.embed_batch(batches[cmd["k"]])
+            send(event="done", seconds=time.perf_counter() - t0)
         elif cmd["cmd"] == "quit":
             break
     send(event="bye")

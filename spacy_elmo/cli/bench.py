@@ -22,6 +22,7 @@ def bench_cli(
     no_reference: bool = typer.Option(False, "--no-reference", help="Do not run AllenNLP."),
     cache_dir: Path = typer.Option(Path("bench-out"), "--cache-dir", help="Folder for weights, sentences and worker logs."),
     parity_sentences: int = typer.Option(4, "--parity-sentences", min=0, help="Sentences compared with AllenNLP (0: none)."),
+    interleave: str = typer.Option("batch", "--interleave", help="batch: alternate implementations every batch; pass: every pass."),
     output: Optional[Path] = typer.Option(None, "--output", help="Write the full results as JSON."),
     # fmt: on
 ) -> None:
@@ -30,6 +31,8 @@ def bench_cli(
     peak RSS."""
     from ..bench import format_table, run_benchmark
 
+    if interleave not in ("batch", "pass"):
+        raise typer.BadParameter(f"--interleave takes batch or pass, got {interleave!r}")
     state_list = [s.strip() for s in states.split(",") if s.strip()]
     bad = [s for s in state_list if s not in ("zero", "warm")]
     if not state_list or bad:
@@ -46,6 +49,7 @@ def bench_cli(
         use_reference=not no_reference,
         cache_dir=cache_dir,
         parity_sentences=parity_sentences,
+        interleave=interleave,
     )
     typer.echo(format_table(result))
     if output is not None:
