@@ -8,6 +8,7 @@ neither the original paths nor a network. The embedder is loaded lazily, on firs
 import copy
 import shutil
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Dict, Optional, Union
 
@@ -21,6 +22,17 @@ from .cache import LayerCache
 OPTIONS_NAME = "options.json"
 WEIGHTS_NAME = "weights.hdf5"
 PathLike = Union[str, Path]
+
+
+# Loaded biLMs shared by every pipeline of the process that uses the same unchanged files
+# with the same state and device (deterministic states only), so many components and
+# pipelines do not each hold and warm up a copy.
+_LOADED: "weakref.WeakValueDictionary[tuple, ElmoEmbedder]" = weakref.WeakValueDictionary()
+
+
+def _file_id(path: Path) -> tuple:
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
 
 
 class ElmoShim(Shim):
@@ -81,7 +93,15 @@ class ElmoShim(Shim):
         return self._model
 
     def _load(self, options: Path, weights: Path) -> ElmoEmbedder:
-        return ElmoEmbedder(options, weights, state=self.cfg["state"], device=self.cfg["device"])
+        state, device = self.cfg["state"], self.cfg["device"]
+        if state == "stateful":  # carries per-row state: never shared
+            return ElmoEmbedder(options, weights, state=state, device=device)
+        key = (_file_id(options), _file_id(weights), state, str(device))
+        embedder = _LOADED.get(key)
+        if embedder is None:
+            embedder = ElmoEmbedder(options, weights, state=state, device=device)
+            _LOADED[key] = embedder
+        return embedder
 
     # --- thinc Shim API (the biLM is frozen: no training hooks) ------------------------------
     def __call__(self, inputs, is_train):  # pragma: no cover - not called by thinc here

@@ -1,0 +1,29 @@
+from pathlib import Path
+
+import pytest
+import spacy
+
+import spacy_elmo
+
+TINY = Path(spacy_elmo.__file__).parent / "assets" / "tiny"
+DATA = Path(__file__).parent.parent / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_paths():
+    """(options.json, weights.hdf5) of the tiny test biLM (2P = 32, 3 output layers)."""
+    return str(TINY / "options.json"), str(TINY / "weights.hdf5")
+
+
+@pytest.fixture
+def make_nlp(tiny_paths):
+    """A blank English pipeline with an ``elmo`` component on the tiny biLM."""
+
+    def make(**config):
+        nlp = spacy.blank("en")
+        cfg = {"options_file": tiny_paths[0], "weight_file": tiny_paths[1]}
+        cfg.update(config)
+        nlp.add_pipe("elmo", config=cfg)
+        return nlp
+
+    return make
