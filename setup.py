@@ -40,8 +40,12 @@ setup(
             "spacy-elmo.ScalarMix.v1 = spacy_elmo.models.scalar_mix:build_scalar_mix_v1",
             "spacy-elmo.ElmoTok2Vec.v1 = spacy_elmo.models.tok2vec:build_elmo_tok2vec_v1",
         ],
-        "spacy_misc": [],
-        "thinc_model_loaders": [],
+        "spacy_misc": [
+            "spacy-elmo.EpochTimer.v1 = spacy_elmo.pipeline.timing:make_epoch_timer_v1",
+        ],
+        "thinc_model_loaders": [
+            "spacy-elmo.BiLMFiles.v1 = spacy_elmo.pipeline.loader:make_bilm_files_loader_v1",
+        ],
         # --- CLI ---
         "console_scripts": ["spacy-elmo = spacy_elmo.cli:main"],
     },

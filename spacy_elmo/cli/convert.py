@@ -1,4 +1,5 @@
 """``python -m spacy_elmo convert``: CoNLL / TSV corpora to ``.spacy`` (typer shim)."""
+
 from pathlib import Path
 from typing import Optional
 

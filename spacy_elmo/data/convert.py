@@ -6,6 +6,7 @@
 - ``tsv``: ``label TAB text`` per line (SST); the text is whitespace-tokenized. Labels
   become exclusive ``doc.cats`` (every label of the file, 1.0 for the line's label).
 """
+
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -48,7 +49,9 @@ def read_conll(path: PathLike) -> Iterator[Tuple[List[str], List[str]]]:
             words, tags = [], []
             continue
         if len(parts) < 2:
-            raise ElmoInputError(Errors.E203.format(path=path, error=f"line {n + 1} has no tag: {line!r}"))
+            raise ElmoInputError(
+                Errors.E203.format(path=path, error=f"line {n + 1} has no tag: {line!r}")
+            )
         words.append(parts[0])
         tags.append(parts[-1])
 
@@ -64,7 +67,9 @@ def read_tsv(path: PathLike) -> Iterator[Tuple[str, List[str]]]:
             continue
         label, sep, text = line.partition("\t")
         if not sep or not text.split():
-            raise ElmoInputError(Errors.E203.format(path=path, error=f"line {n + 1} is not 'label TAB text'"))
+            raise ElmoInputError(
+                Errors.E203.format(path=path, error=f"line {n + 1} is not 'label TAB text'")
+            )
         yield label.strip(), text.split()
 
 
@@ -91,7 +96,9 @@ def _conll_doc(vocab: Vocab, group: List[Tuple[List[str], List[str]]], sents: bo
     return doc
 
 
-def tsv_docs(vocab: Vocab, path: PathLike, *, labels: Optional[Sequence[str]] = None) -> Iterator[Doc]:
+def tsv_docs(
+    vocab: Vocab, path: PathLike, *, labels: Optional[Sequence[str]] = None
+) -> Iterator[Doc]:
     rows = list(read_tsv(path))
     all_labels = list(labels) if labels else sorted({label for label, _ in rows})
     for label, words in rows:

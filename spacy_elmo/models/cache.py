@@ -4,6 +4,7 @@ Keys hash everything the layers depend on: the token strings and the sentence bo
 The bound is in tokens (memory = tokens * (L + 1) * 2P * 4 bytes). Cached arrays are made
 read-only, because the same array is handed out again in later epochs.
 """
+
 import hashlib
 from collections import OrderedDict
 from typing import Optional

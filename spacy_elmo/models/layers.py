@@ -4,6 +4,7 @@ The biLM never receives gradients (``ElmoEmbedder`` runs under ``torch.no_grad``
 backward pass of this model returns nothing. Results are cached per doc (see
 :mod:`.cache`) unless ``state="stateful"``, where a doc's vectors depend on earlier batches.
 """
+
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -93,7 +94,9 @@ def configure_elmo_layers(
     shim: ElmoShim = model.shims[0]
     shim.set_files(options_file, weight_file)
     shim.configure(
-        state=model.attrs["state"], device=model.attrs["device"], cache_size=model.attrs["cache_size"]
+        state=model.attrs["state"],
+        device=model.attrs["device"],
+        cache_size=model.attrs["cache_size"],
     )
 
 

@@ -8,6 +8,7 @@ back into the biLM. When nothing was received for a batch (a listener used on it
 ``doc._.elmo_layers`` if stored, else through the linked ``elmo`` component's biLM, else
 through the embedded default biLM.
 """
+
 from typing import Callable, Iterable, List, Optional, Tuple
 
 from spacy.tokens import Doc
@@ -23,7 +24,9 @@ class ElmoListenerNode(Model):
     name = "elmo-listener"
 
     def __init__(self, upstream_name: str) -> None:
-        Model.__init__(self, name=self.name, forward=_listener_forward, attrs={"upstream": upstream_name})
+        Model.__init__(
+            self, name=self.name, forward=_listener_forward, attrs={"upstream": upstream_name}
+        )
         self.upstream_name = upstream_name
         self._batch_id: Optional[int] = None
         self._outputs: Optional[LayersOutT] = None
@@ -48,7 +51,9 @@ class ElmoListenerNode(Model):
 
     def compute(self, docs: List[Doc]) -> LayersOutT:
         """Layers for docs that no upstream component annotated in this batch."""
-        if docs and all(Doc.has_extension("elmo_layers") and doc._.elmo_layers is not None for doc in docs):
+        if docs and all(
+            Doc.has_extension("elmo_layers") and doc._.elmo_layers is not None for doc in docs
+        ):
             return [doc._.elmo_layers for doc in docs]
         if self.upstream_layers is not None:
             return self.upstream_layers.predict(docs)
@@ -57,7 +62,9 @@ class ElmoListenerNode(Model):
         return self._fallback.predict(docs)
 
 
-def _listener_forward(model: ElmoListenerNode, docs: List[Doc], is_train: bool) -> Tuple[LayersOutT, Callable]:
+def _listener_forward(
+    model: ElmoListenerNode, docs: List[Doc], is_train: bool
+) -> Tuple[LayersOutT, Callable]:
     outputs = None
     if model._outputs is not None and model._batch_id == model.get_batch_id(docs):
         outputs = model._outputs

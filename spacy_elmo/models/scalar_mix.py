@@ -5,6 +5,7 @@ eq. 1: ``gamma * sum_k softmax(w)_k * h_k``). Each downstream component builds i
 every task learns its own weights and gamma. The input layers never get gradients: only the
 mix's own parameters are trained.
 """
+
 from typing import Callable, List, Optional, Tuple
 
 from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, torch2xp, xp2torch

@@ -5,6 +5,7 @@ most ``max_sentence_length`` tokens, so memory stays bounded on arbitrarily long
 Whitespace tokens (spaCy's ``token.is_space``) are not fed to the biLM: ELMo never saw them
 in training and they would shift the context of their neighbours. They get zero vectors.
 """
+
 from dataclasses import dataclass
 from typing import Iterator, List, Sequence, Tuple
 
@@ -62,7 +63,9 @@ def doc_segments(
             continue
         for centre in range(0, n, window):
             lo, hi = max(0, centre - overlap), min(n, centre + window + overlap)
-            yield Segment(doc_index, tuple(positions[lo:hi]), centre - lo, min(centre + window, n) - lo)
+            yield Segment(
+                doc_index, tuple(positions[lo:hi]), centre - lo, min(centre + window, n) - lo
+            )
 
 
 def batch_segments(
@@ -76,7 +79,9 @@ def batch_segments(
     longest = 0
     for seg in order:
         new_longest = max(longest, len(seg))
-        if batch and (len(batch) >= batch_size or new_longest * (len(batch) + 1) > max_batch_tokens):
+        if batch and (
+            len(batch) >= batch_size or new_longest * (len(batch) + 1) > max_batch_tokens
+        ):
             yield batch
             batch, new_longest = [], len(seg)
         batch.append(seg)

@@ -5,6 +5,7 @@ The files are the source of truth: ``to_bytes``/``to_disk`` copy the original op
 and weights.hdf5 bytes unchanged, so a saved pipeline gives bit-identical vectors and needs
 neither the original paths nor a network. The embedder is loaded lazily, on first use.
 """
+
 import copy
 import shutil
 import tempfile

@@ -4,6 +4,7 @@ Peters et al. (2018), sec. 3.3: concatenate the task's mix of the frozen biLM la
 context-independent token features, then run the task encoder. Here the features are spaCy's
 ``MultiHashEmbed`` and the encoder any spaCy encoder (e.g. ``spacy.MaxoutWindowEncoder.v2``).
 """
+
 from typing import List
 
 from spacy.tokens import Doc

@@ -1,4 +1,5 @@
 """I/O types of the thinc models in :mod:`spacy_elmo.models`."""
+
 from typing import List
 
 from thinc.types import Floats2d, Floats3d

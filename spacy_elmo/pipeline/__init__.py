@@ -1,4 +1,5 @@
 """spaCy components: ``elmo`` (vectors and listeners) and ``elmo_cleanup``."""
+
 from .cleanup import ElmoCleanup, make_elmo_cleanup
 from .extensions import install_extensions
 from .pipe import Elmo, make_elmo

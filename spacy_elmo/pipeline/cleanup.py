@@ -1,4 +1,5 @@
 """The ``elmo_cleanup`` component: drop stored ELMo arrays at the end of a pipeline."""
+
 from spacy.language import Language
 from spacy.tokens import Doc
 

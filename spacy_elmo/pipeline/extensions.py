@@ -4,6 +4,7 @@ optional vector hooks that make ``.vector`` and ``.similarity`` use ELMo.
 Memory per token (float32): ``doc._.elmo`` keeps ``2P * 4`` bytes (4 KiB for the original
 ELMo, 2P = 1024); ``doc._.elmo_layers`` keeps ``(L + 1) * 2P * 4`` bytes (12 KiB).
 """
+
 from typing import Optional
 
 import numpy as np

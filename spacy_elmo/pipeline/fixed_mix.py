@@ -1,4 +1,5 @@
 """The component's fixed (not trained) mix of the biLM layers, in numpy."""
+
 from typing import Optional, Sequence
 
 import numpy as np
@@ -9,7 +10,11 @@ def softmax_weights(scalar_mix: Optional[Sequence[float]], n_layers: int) -> np.
 
     *Shape:* ``(n_layers,)``.
     """
-    w = np.zeros(n_layers, dtype=np.float64) if scalar_mix is None else np.asarray(scalar_mix, dtype=np.float64)
+    w = (
+        np.zeros(n_layers, dtype=np.float64)
+        if scalar_mix is None
+        else np.asarray(scalar_mix, dtype=np.float64)
+    )
     w = np.exp(w - w.max())
     return (w / w.sum()).astype(np.float32)
 

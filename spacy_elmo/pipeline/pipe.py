@@ -6,6 +6,7 @@ that use ``spacy-elmo.ElmoListener.v1`` receive all layers of each batch from th
 component's ``predict``/``update`` and learn their own mix; the biLM itself is never trained,
 so ``update`` only computes (or fetches from the cache) and shares the layers.
 """
+
 import weakref
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
@@ -25,6 +26,7 @@ from ..models.layers import DEFAULTS, configure_elmo_layers, get_shim
 from ..models.listener import ElmoListenerNode
 from ..models.shim import OPTIONS_NAME, WEIGHTS_NAME
 from ..pytorch.state import check_state_mode
+from . import loader  # noqa: F401 - creates the model_loaders registry
 from .extensions import install_extensions, set_vector_hooks
 from .fixed_mix import fixed_mix, softmax_weights
 
@@ -144,7 +146,9 @@ class Elmo(TrainablePipe):
         _check_int("max_sentence_length", max_sentence_length, 1)
         _check_int("cache_size", cache_size, 0)
         if (options_file is None) != (weight_file is None):
-            raise ElmoInputError(Errors.E201.format(options_file=options_file, weight_file=weight_file))
+            raise ElmoInputError(
+                Errors.E201.format(options_file=options_file, weight_file=weight_file)
+            )
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -173,7 +177,9 @@ class Elmo(TrainablePipe):
 
     def _configure(self, options_file, weight_file) -> None:
         settings = {k: self.cfg[k] for k in DEFAULTS}
-        configure_elmo_layers(self.model, options_file=options_file, weight_file=weight_file, **settings)
+        configure_elmo_layers(
+            self.model, options_file=options_file, weight_file=weight_file, **settings
+        )
         self._weights: Optional[np.ndarray] = None
 
     # --- the biLM ------------------------------------------------------------------------
@@ -258,7 +264,11 @@ class Elmo(TrainablePipe):
         for doc, doc_layers in zip(docs, layers):
             mask = np.array([not t.is_space for t in doc], dtype=bool)
             doc._.elmo = fixed_mix(
-                doc_layers, weights, gamma=self.cfg["gamma"], layer_norm=self.cfg["layer_norm"], mask=mask
+                doc_layers,
+                weights,
+                gamma=self.cfg["gamma"],
+                layer_norm=self.cfg["layer_norm"],
+                mask=mask,
             )
             if self.cfg["store_layers"]:
                 doc._.elmo_layers = doc_layers
@@ -288,9 +298,22 @@ class Elmo(TrainablePipe):
     def finish_update(self, sgd) -> None:
         return None
 
-    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None) -> None:
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        bilm_loader: Optional[Callable[[Model], Model]] = None,
+    ) -> None:
         """Load the biLM and link the listeners of later components, so that their models
-        see real layers (and widths) while they are initialized."""
+        see real layers (and widths) while they are initialized.
+
+        bilm_loader (Optional[Callable]): e.g. ``spacy-elmo.BiLMFiles.v1``, to set the biLM
+            files here instead of in the component config.
+        """
+        if bilm_loader is not None:
+            bilm_loader(self.model)
+            self._weights = None
         self.embedder  # noqa: B018 - load now, fail early on bad files
         self.layer_weights  # noqa: B018 - validate scalar_mix
         if nlp is not None:
@@ -343,7 +366,9 @@ class _ReplaceListenerCfg:
     def __init__(self, component_ref: "weakref.ref[Elmo]") -> None:
         self.component_ref = component_ref
 
-    def __call__(self, elmo_model_cfg: Dict[str, Any], listener_cfg: Dict[str, Any]) -> Dict[str, Any]:
+    def __call__(
+        self, elmo_model_cfg: Dict[str, Any], listener_cfg: Dict[str, Any]
+    ) -> Dict[str, Any]:
         component = self.component_ref()
         assert component is not None
         return _replace_in_cfg(dict(listener_cfg), component.standalone_layers_config())
@@ -361,4 +386,6 @@ def _replace_in_cfg(cfg: Dict[str, Any], layers_cfg: Dict[str, Any]) -> Dict[str
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ElmoInputError(Errors.E110.format(name=name, value=value, expected=f"an int >= {minimum}"))
+        raise ElmoInputError(
+            Errors.E110.format(name=name, value=value, expected=f"an int >= {minimum}")
+        )

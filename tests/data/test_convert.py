@@ -13,7 +13,13 @@ DATA = Path(__file__).parent
 
 def test_iob1_to_iob2():
     assert iob1_to_iob2(["I-PER", "I-PER", "O", "I-LOC", "I-ORG", "B-ORG", "I-ORG"]) == [
-        "B-PER", "I-PER", "O", "B-LOC", "B-ORG", "B-ORG", "I-ORG"
+        "B-PER",
+        "I-PER",
+        "O",
+        "B-LOC",
+        "B-ORG",
+        "B-ORG",
+        "I-ORG",
     ]
     iob2 = ["B-PER", "I-PER", "O", "B-LOC"]
     assert iob1_to_iob2(iob2) == iob2
@@ -34,13 +40,18 @@ def test_conll_sample(tmp_path):
 
 def test_conll2003_style_and_wnut(tmp_path):
     conll = tmp_path / "c.txt"
-    conll.write_text("-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\n\nPeter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\n")
+    conll.write_text(
+        "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\n\nPeter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\n"
+    )
     wnut = tmp_path / "w.txt"
     wnut.write_text("@paulwalk\tO\nthe\tO\nEmpire\tB-location\nState\tI-location\n\n")
     vocab = spacy.blank("en").vocab
     convert_file(conll, tmp_path / "c.spacy", file_type="conll")
     docs = list(DocBin().from_disk(tmp_path / "c.spacy").get_docs(vocab))
-    assert [[(e.text, e.label_) for e in d.ents] for d in docs] == [[("EU", "ORG"), ("German", "MISC")], [("Peter Blackburn", "PER")]]
+    assert [[(e.text, e.label_) for e in d.ents] for d in docs] == [
+        [("EU", "ORG"), ("German", "MISC")],
+        [("Peter Blackburn", "PER")],
+    ]
     convert_file(wnut, tmp_path / "w.spacy", file_type="conll")
     (doc,) = DocBin().from_disk(tmp_path / "w.spacy").get_docs(vocab)
     assert [(e.text, e.label_) for e in doc.ents] == [("Empire State", "location")]
@@ -62,7 +73,18 @@ def test_tsv(tmp_path):
 
 def test_cli(tmp_path):
     out = tmp_path / "cli.spacy"
-    cmd = [sys.executable, "-m", "spacy_elmo", "convert", str(DATA / "textcat_sample.tsv"), str(out), "-t", "tsv", "--limit", "10"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "spacy_elmo",
+        "convert",
+        str(DATA / "textcat_sample.tsv"),
+        str(out),
+        "-t",
+        "tsv",
+        "--limit",
+        "10",
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert len(DocBin().from_disk(out)) == 10

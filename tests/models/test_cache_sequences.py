@@ -24,7 +24,9 @@ def test_sentences_and_long_sentences():
     assert segs[0].positions == tuple(range(5)) and segs[0].doc_index == 3
     # the 300-token sentence is windowed and never mixed with the first sentence
     assert all(min(s.positions) >= 5 for s in segs[1:])
-    assert [p for s in segs[1:] for p in s.positions[s.keep_start : s.keep_end]] == list(range(5, 305))
+    assert [p for s in segs[1:] for p in s.positions[s.keep_start : s.keep_end]] == list(
+        range(5, 305)
+    )
 
 
 def test_whitespace_tokens_are_skipped():
@@ -35,8 +37,15 @@ def test_whitespace_tokens_are_skipped():
 
 def test_batches_are_bounded():
     nlp = spacy.blank("en")
-    docs = [nlp.make_doc(" ".join("x" * (i % 7 + 1) for _ in range(n))) for i, n in enumerate([3, 200, 17, 64, 1, 90])]
-    segs = [s for i, d in enumerate(docs) for s in doc_segments(d, i, window=32, overlap=8, max_sentence_length=256)]
+    docs = [
+        nlp.make_doc(" ".join("x" * (i % 7 + 1) for _ in range(n)))
+        for i, n in enumerate([3, 200, 17, 64, 1, 90])
+    ]
+    segs = [
+        s
+        for i, d in enumerate(docs)
+        for s in doc_segments(d, i, window=32, overlap=8, max_sentence_length=256)
+    ]
     batches = list(batch_segments(segs, batch_size=4, max_batch_tokens=100, sort=True))
     assert sum(len(b) for b in batches) == len(segs)
     for b in batches:

@@ -70,10 +70,14 @@ def test_each_component_has_its_own_mix(tiny_paths):
     tc = load_config(CONFIGS / "textcat_elmo.cfg")
     config["nlp"]["pipeline"] = ["elmo", "ner", "textcat"]
     config["components"]["textcat"] = tc["components"]["textcat"]
-    config["components"]["elmo"]["options_file"], config["components"]["elmo"]["weight_file"] = tiny_paths
+    config["components"]["elmo"]["options_file"], config["components"]["elmo"]["weight_file"] = (
+        tiny_paths
+    )
     nlp = load_model_from_config(config, auto_fill=True)
     examples = [
-        Example.from_dict(nlp.make_doc(t), {"entities": e, "cats": {"A": float(i % 2), "B": float(1 - i % 2)}})
+        Example.from_dict(
+            nlp.make_doc(t), {"entities": e, "cats": {"A": float(i % 2), "B": float(1 - i % 2)}}
+        )
         for i, (t, e) in enumerate(TRAIN)
     ]
     nlp.initialize(lambda: examples)
@@ -90,9 +94,13 @@ def test_each_component_has_its_own_mix(tiny_paths):
 def test_prediction_matches_with_mismatched_batches(tiny_paths):
     nlp, examples = _nlp(tiny_paths)
     texts = [t for t, _ in TRAIN] * 3
-    ref = [nlp.get_pipe("ner").model.get_ref("tok2vec").predict([nlp.make_doc(t)])[0] for t in texts]
+    ref = [
+        nlp.get_pipe("ner").model.get_ref("tok2vec").predict([nlp.make_doc(t)])[0] for t in texts
+    ]
     # different batch sizes per component: the listener cannot use what elmo sent
-    docs = list(nlp.pipe(texts, component_cfg={"elmo": {"batch_size": 2}, "ner": {"batch_size": 4}}))
+    docs = list(
+        nlp.pipe(texts, component_cfg={"elmo": {"batch_size": 2}, "ner": {"batch_size": 4}})
+    )
     assert len(docs) == len(texts)
     tok2vec = nlp.get_pipe("ner").model.get_ref("tok2vec")
     for text, r in zip(texts, ref):
@@ -116,7 +124,9 @@ def test_replace_listeners(tiny_paths, tmp_path):
     nlp.to_disk(tmp_path / "p")
     loaded = spacy.load(tmp_path / "p")
     assert loaded.pipe_names == ["ner"]
-    reloaded = loaded.get_pipe("ner").model.get_ref("tok2vec").predict([loaded.make_doc(doc.text)])[0]
+    reloaded = (
+        loaded.get_pipe("ner").model.get_ref("tok2vec").predict([loaded.make_doc(doc.text)])[0]
+    )
     np.testing.assert_allclose(reloaded, before, atol=1e-5)
     assert [e.text for e in loaded(doc.text).ents] == [e.text for e in nlp(doc.text).ents]
 
@@ -135,7 +145,9 @@ def test_listener_standalone_uses_default_model():
 def test_listener_uses_stored_layers(make_nlp):
     nlp = make_nlp(store_layers=True)
     doc = nlp("Stored layers are used .")
-    listener = build_elmo_listener_v1(mix=build_scalar_mix_v1(n_layers=3, initial_weights=[-1e9, -1e9, 0.0]))
+    listener = build_elmo_listener_v1(
+        mix=build_scalar_mix_v1(n_layers=3, initial_weights=[-1e9, -1e9, 0.0])
+    )
     listener.initialize(X=[doc])
     np.testing.assert_allclose(listener.predict([doc])[0], doc._.elmo_layers[-1], atol=1e-6)
 

@@ -35,7 +35,9 @@ def test_backward_values():
     S = np.array([sum(x[k].sum() for x in X) for k in range(3)])
     s = np.full(3, 1 / 3)
     np.testing.assert_allclose(module.gamma.grad.numpy(), [np.dot(s, S)], rtol=1e-4)
-    np.testing.assert_allclose(module.weights.grad.numpy(), 1.5 * s * (S - np.dot(s, S)), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        module.weights.grad.numpy(), 1.5 * s * (S - np.dot(s, S)), rtol=1e-4, atol=1e-4
+    )
 
 
 def test_frozen_mix_has_no_gradients():

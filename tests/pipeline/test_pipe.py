@@ -15,7 +15,11 @@ TEXT = "The quick brown fox jumps over the lazy dog. It was not amused by this a
 def test_entry_points_resolve():
     factories = {e.name for e in importlib.metadata.entry_points(group="spacy_factories")}
     assert {"elmo", "elmo_cleanup"} <= factories
-    names = [e.name for e in importlib.metadata.entry_points(group="spacy_architectures") if e.name.startswith("spacy-elmo.")]
+    names = [
+        e.name
+        for e in importlib.metadata.entry_points(group="spacy_architectures")
+        if e.name.startswith("spacy-elmo.")
+    ]
     assert sorted(names) == [
         "spacy-elmo.ElmoLayers.v1",
         "spacy-elmo.ElmoListener.v1",
@@ -99,7 +103,11 @@ def test_set_vectors(make_nlp):
 def test_sentences_are_separate_sequences(make_nlp, tiny_paths):
     nlp = make_nlp(store_layers=True)
     words = "The cat sat . A dog barked loudly .".split()
-    doc = Doc(nlp.vocab, words=words, sent_starts=[True, False, False, False, True, False, False, False, False])
+    doc = Doc(
+        nlp.vocab,
+        words=words,
+        sent_starts=[True, False, False, False, True, False, False, False, False],
+    )
     doc = nlp(doc)
     emb = ElmoEmbedder(*tiny_paths)
     first, second = emb.embed_batch([words[:4], words[4:]])
@@ -152,7 +160,7 @@ def test_empty_and_whitespace_docs(make_nlp):
 
 def test_odd_tokens(make_nlp):
     nlp = make_nlp()
-    doc = nlp("x" * 1000 + " 😀 中文字符 Ünïcödé \u200b \U0001F9EC e\u0301")
+    doc = nlp("x" * 1000 + " 😀 中文字符 Ünïcödé \u200b \U0001f9ec e\u0301")
     assert len(doc[0].text) == 1000
     assert doc._.elmo.shape == (len(doc), 32)
     assert np.isfinite(doc._.elmo).all()

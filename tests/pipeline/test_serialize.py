@@ -18,7 +18,11 @@ def test_to_disk_copies_files_and_round_trips(make_nlp, tmp_path):
     src.mkdir()
     for name in ("options.json", "weights.hdf5"):
         shutil.copyfile(TINY / name, src / name)
-    nlp = make_nlp(options_file=str(src / "options.json"), weight_file=str(src / "weights.hdf5"), store_layers=True)
+    nlp = make_nlp(
+        options_file=str(src / "options.json"),
+        weight_file=str(src / "weights.hdf5"),
+        store_layers=True,
+    )
     before = [nlp(t)._.elmo_layers for t in TEXTS]
     nlp.to_disk(tmp_path / "pipeline")
     shutil.rmtree(src)
@@ -53,7 +57,18 @@ def test_spacy_package_declares_requirement(make_nlp, tmp_path):
     nlp.to_disk(tmp_path / "pipeline")
     out = tmp_path / "packages"
     out.mkdir()
-    cmd = [sys.executable, "-m", "spacy", "package", str(tmp_path / "pipeline"), str(out), "--name", "elmo_test", "--version", "0.0.1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "spacy",
+        "package",
+        str(tmp_path / "pipeline"),
+        str(out),
+        "--name",
+        "elmo_test",
+        "--version",
+        "0.0.1",
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     meta = json.loads((out / "en_elmo_test-0.0.1" / "meta.json").read_text())

@@ -1,4 +1,5 @@
 """Real ``spacy train`` runs of the shipped configs on the tiny biLM, overfitting small samples."""
+
 from pathlib import Path
 
 import pytest

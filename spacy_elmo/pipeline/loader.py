@@ -1,0 +1,31 @@
+"""``spacy-elmo.BiLMFiles.v1``: give the ``elmo`` component its biLM files at initialize.
+
+For training configs that should not record local paths in the component config::
+
+    [initialize.components.elmo.bilm_loader]
+    @model_loaders = "spacy-elmo.BiLMFiles.v1"
+    options_file = "assets/options.json"
+    weight_file = "assets/weights.hdf5"
+
+The files are copied into the pipeline by ``nlp.to_disk`` like any others.
+"""
+
+from typing import Callable
+
+from thinc.api import Model, registry
+
+from ..models.layers import get_shim
+
+# spacy-curated-transformers creates the same registry; entry points: thinc_model_loaders.
+if not hasattr(registry, "model_loaders"):
+    registry.create("model_loaders", entry_points=True)
+
+
+def make_bilm_files_loader_v1(*, options_file: str, weight_file: str) -> Callable[[Model], Model]:
+    """options_file (str): options.json of the biLM. weight_file (str): weights.hdf5."""
+
+    def load(model: Model) -> Model:
+        get_shim(model).set_files(options_file, weight_file)
+        return model
+
+    return load
