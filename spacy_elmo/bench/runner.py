@@ -21,9 +21,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from ..pytorch.config import ELMoConfig
 from ..pytorch.config import preset as get_preset
 from .sentences import DEFAULT_SEED, make_sentences, sentence_stats
-from .weights import DEFAULT_WEIGHT_SEED, make_weights
+from .weights import DEFAULT_WEIGHT_SEED, make_weights, preset_name
 
 PathLike = Union[str, Path]
 REFERENCE_ENV = "SPACY_ELMO_REFERENCE_PYTHON"
@@ -95,7 +96,7 @@ class Worker:
 
 def run_benchmark(
     *,
-    preset: str = "original",
+    preset: Union[str, ELMoConfig] = "original",
     n_sentences: int = 640,
     batch_size: int = 32,
     threads: int = 2,
@@ -113,7 +114,8 @@ def run_benchmark(
 ) -> dict:
     """Benchmark this package (one row per ``state``) against AllenNLP.
 
-    :param preset: Architecture of the random weights: ``small``, ``medium``, ``original``.
+    :param preset: Architecture of the random weights: ``small``, ``medium``, ``original``,
+        or a config object.
     :param n_sentences: Size of the fixed sentence set (default: 20 batches of 32).
     :param batch_size: Sentences per batch, in file order for every implementation.
     :param threads: ``torch.set_num_threads`` in every worker.
@@ -133,7 +135,7 @@ def run_benchmark(
         raise ValueError(f"interleave must be 'batch' or 'pass', got {interleave!r}")
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
-    config = get_preset(preset)
+    config = get_preset(preset) if isinstance(preset, str) else preset
     sentences = make_sentences(n_sentences, seed=sentence_seed)
     stats = sentence_stats(sentences)
     sent_path = cache / f"sentences-{n_sentences}-seed{sentence_seed}.json"
@@ -153,7 +155,7 @@ def run_benchmark(
     notes: List[str] = []
     result: dict = {
         "settings": dict(
-            preset=preset,
+            preset=preset_name(preset),
             n_parameters=config.n_parameters(),
             flops_per_token=config.flops_per_token(),
             n_sentences=n_sentences,

@@ -2,9 +2,12 @@
 from pathlib import Path
 from typing import Tuple, Union
 
+import hashlib
+
 import torch
 
 from ..pytorch.bilm import ELMoBiLM
+from ..pytorch.config import ELMoConfig
 from ..pytorch.config import preset as get_preset
 from ..weights import save_options, save_weights
 
@@ -12,7 +15,10 @@ DEFAULT_WEIGHT_SEED = 0
 
 
 def make_weights(
-    preset: str, cache_dir: Union[str, Path], *, seed: int = DEFAULT_WEIGHT_SEED
+    preset: Union[str, ELMoConfig],
+    cache_dir: Union[str, Path],
+    *,
+    seed: int = DEFAULT_WEIGHT_SEED,
 ) -> Tuple[Path, Path]:
     """Random weights for a published architecture, as ``options.json`` + ``weights.hdf5``.
 
@@ -20,12 +26,13 @@ def make_weights(
     LSTM gates and cells out of saturation, so the numbers the benchmark pushes around look
     like those of a trained model. Files are reused when they already exist.
 
-    :param preset: ``small``, ``medium``, ``original`` or ``5.5B``.
+    :param preset: ``small``, ``medium``, ``original`` or ``5.5B``, or any config (its files
+        go in a folder named after a hash of the config).
     :param cache_dir: Folder for the files (created); they go in ``<preset>-seed<seed>/``.
     :returns: Paths of ``options.json`` and ``weights.hdf5``.
     """
-    config = get_preset(preset)
-    folder = Path(cache_dir) / f"{preset}-seed{seed}"
+    config = get_preset(preset) if isinstance(preset, str) else preset
+    folder = Path(cache_dir) / f"{preset_name(preset)}-seed{seed}"
     options, weights = folder / "options.json", folder / "weights.hdf5"
     if options.is_file() and weights.is_file():
         return options, weights
@@ -40,3 +47,10 @@ def make_weights(
     del bilm
     save_options(config, options)  # written last: its presence marks a complete pair
     return options, weights
+
+
+def preset_name(preset: Union[str, ELMoConfig]) -> str:
+    """A preset's name, or ``config-<hash>`` for a config object."""
+    if isinstance(preset, str):
+        return preset
+    return "config-" + hashlib.sha1(repr(preset).encode("utf8")).hexdigest()[:10]
