@@ -136,3 +136,41 @@ class Errors(metaclass=ErrorsWithCodes):
         "the last column, blank lines between sentences) or a TSV file (label TAB text)."
     )
     E204 = "Unknown input format {value!r}. Use one of: {options}."
+
+    # --- E3xx: pretraining ---------------------------------------------------------------
+    E301 = "The {what} '{path}' does not exist. Check the path."
+    E302 = (
+        "The training corpus has no tokens: {details}. Pass UTF-8 text files with one "
+        "sentence (or paragraph) per line."
+    )
+    E303 = (
+        "'{path}' looks like a binary file ({share:.0%} of its first {n} bytes are control "
+        "or NUL bytes), not text. Remove it from the corpus, or convert it to UTF-8 text."
+    )
+    E304 = (
+        "The run directory '{path}' holds a checkpoint of a different run ({key}: "
+        "{found!r} in the checkpoint, {expected!r} now). Resume with the same config, or "
+        "use a new output directory."
+    )
+    E305 = (
+        "--init-weights '{path}' must hold options.json and weights.hdf5 (missing: "
+        "{missing}). Pass the directory of a biLM exported by this package or bilm-tf."
+    )
+    E306 = (
+        "The {what} has {n_tokens} tokens, too few for {n_rows} batch rows of {unroll} "
+        "steps (at least {needed} needed). Use a smaller batch_size or unroll_steps, or more "
+        "text."
+    )
+    E307 = (
+        "No checkpoint found in '{path}'. Pass the output directory of a pretraining run "
+        "that has written at least one checkpoint."
+    )
+    E308 = "Unknown settings in {where}: {keys}. Known: {known}."
+    E309 = "'{path}' is not a valid JSON pretraining config ({error})."
+    E310 = "Invalid value for '{key}': {value!r}. Expected {expected}."
+    E311 = (
+        "Cannot resume '{path}' with {found} processes: it was started with {expected}. "
+        "Resume with the same --nproc_per_node (each process owns its batch rows and LSTM "
+        "states)."
+    )
+    E312 = "Cannot read checkpoint '{path}': {error}. Delete it to fall back to an older one."

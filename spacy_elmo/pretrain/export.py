@@ -1,0 +1,113 @@
+"""Checkpoint -> ``options.json`` + ``weights.hdf5`` (+ ``softmax.pt``, ``vocab.txt``).
+
+Works on a live run: it reads the checkpoint that ``latest.json`` points at, which is
+complete by construction (see :mod:`.checkpoint`).
+"""
+import time
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import torch
+
+from ..errors import ElmoInputError, Errors
+from ..pytorch.config import ELMoConfig
+from ..weights import config_from_dict as options_from_dict
+from ..weights import save_options, save_weights
+from . import checkpoint as ckpt
+from .lm_head import SharedSoftmax
+from .model import BiLMLanguageModel
+from .vocab import Vocab
+
+
+def export_model(
+    model: BiLMLanguageModel,
+    arch: ELMoConfig,
+    vocab: Vocab,
+    dest: Union[str, Path],
+    *,
+    softmax: bool = True,
+    extra: Optional[Dict[str, Any]] = None,
+) -> None:
+    """Write the biLM in the bilm-tf layout; with ``softmax``, also what continued training
+    needs (``softmax.pt``, ``vocab.txt``)."""
+    from .loop import softmax_payload
+
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    save_options(arch, dest / "options.json", extra=extra)
+    save_weights(model.bilm, dest / "weights.hdf5")
+    if softmax:
+        ckpt.atomic_torch_save(softmax_payload(model), dest / "softmax.pt")
+        vocab.save(dest / "vocab.txt")
+
+
+def load_checkpoint_model(run_dir: Union[str, Path]) -> Dict[str, Any]:
+    """The model of the newest checkpoint of ``run_dir``.
+
+    :returns: ``model`` (:class:`BiLMLanguageModel`, eval mode), ``arch``, ``vocab``, ``step``,
+        ``tokens``.
+    """
+    root = Path(run_dir) / "checkpoints"
+    for attempt in range(3):
+        directory = ckpt.latest(root)
+        if directory is None:
+            raise ElmoInputError(Errors.E307.format(path=run_dir))
+        try:
+            shared = ckpt.load(directory, "model.pt")
+            break
+        except ElmoInputError:
+            if attempt == 2:
+                raise
+            time.sleep(1.0)  # pruned by a live run between reading latest.json and loading
+    from ..pytorch.bilm import ELMoBiLM
+
+    arch = options_from_dict(shared["options"])
+    vocab = Vocab(shared["vocab"])
+    sm = shared["softmax"]
+    model = BiLMLanguageModel(
+        bilm=ELMoBiLM(arch),
+        softmax=SharedSoftmax(
+            input_dim=sm["input_dim"], n_words=sm["n_words"], cutoffs=sm["cutoffs"], div_value=sm["div_value"]
+        ),
+    )
+    model.load_state_dict(shared["model"])
+    model.eval()
+    return {"model": model, "arch": arch, "vocab": vocab, "step": shared["step"], "tokens": shared["tokens"]}
+
+
+def export_checkpoint(
+    run_dir: Union[str, Path], dest: Union[str, Path], *, softmax: bool = True
+) -> Dict[str, Any]:
+    """Export the newest checkpoint of ``run_dir`` to ``dest``.
+
+    :returns: ``step`` and ``tokens`` of the exported checkpoint.
+    """
+    loaded = load_checkpoint_model(run_dir)
+    export_model(
+        loaded["model"],
+        loaded["arch"],
+        loaded["vocab"],
+        dest,
+        softmax=softmax,
+        extra={"pretraining": {"step": loaded["step"], "tokens": loaded["tokens"], "vocab_size": len(loaded["vocab"])}},
+    )
+    return {"step": loaded["step"], "tokens": loaded["tokens"]}
+
+
+def load_exported(directory: Union[str, Path]) -> Dict[str, Any]:
+    """A model exported with its softmax (``options.json``, ``weights.hdf5``, ``softmax.pt``,
+    ``vocab.txt``), for perplexity evaluation or continued training."""
+    from ..weights import load_bilm
+
+    directory = Path(directory)
+    missing = [n for n in ("options.json", "weights.hdf5", "softmax.pt", "vocab.txt") if not (directory / n).is_file()]
+    if missing:
+        raise ElmoInputError(Errors.E305.format(path=directory, missing=", ".join(missing)))
+    bilm = load_bilm(directory / "options.json", directory / "weights.hdf5", trainable=False)
+    payload = torch.load(directory / "softmax.pt", map_location="cpu", weights_only=False)
+    softmax = SharedSoftmax(
+        input_dim=payload["input_dim"], n_words=payload["n_words"], cutoffs=payload["cutoffs"], div_value=payload["div_value"]
+    )
+    softmax.load_state_dict(payload["state_dict"])
+    model = BiLMLanguageModel(bilm=bilm, softmax=softmax).eval()
+    return {"model": model, "arch": bilm.config, "vocab": Vocab.load(directory / "vocab.txt")}
