@@ -27,7 +27,7 @@ def _parse_overrides(items: List[str]) -> dict:
 def pretrain_cli(
     ctx: typer.Context,
     output_dir: Path = typer.Argument(..., help="Run directory: checkpoints, log, exported weights. Re-run to resume."),
-    config_path: Optional[Path] = typer.Option(None, "--config", "-c", help="JSON config with every hyperparameter (default: configs/pretrain_default.json settings)."),
+    config_path: Optional[Path] = typer.Option(None, "--config", "-c", help="JSON config with every hyperparameter, e.g. configs/pretrain_default.json (default: built-in defaults, preset small)."),
     train: Optional[List[Path]] = typer.Option(None, "--train", help="Training text file(s); replaces data.train."),
     dev: Optional[List[Path]] = typer.Option(None, "--dev", help="Held-out text file(s) for the dev perplexity; replaces data.dev."),
     corpus_dir: Optional[Path] = typer.Option(None, "--corpus-dir", help="Resolve relative corpus paths of the config against this directory."),
