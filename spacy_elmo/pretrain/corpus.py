@@ -99,7 +99,7 @@ def read_lines(path: Path, *, max_line_chars: int, max_lines: Optional[int] = No
         carry = b""
         current_len = 0  # length of the physical line read so far
         while max_lines is None or n_lines < max_lines:
-            chunk = f.readline(max_line_chars)
+            chunk = f.readline(max(1, max_line_chars - len(carry)))
             if not chunk and not carry:
                 break
             data = carry + chunk
