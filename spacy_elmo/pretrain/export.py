@@ -78,7 +78,8 @@ def load_checkpoint_model(run_dir: Union[str, Path]) -> Dict[str, Any]:
 def export_checkpoint(
     run_dir: Union[str, Path], dest: Union[str, Path], *, softmax: bool = True
 ) -> Dict[str, Any]:
-    """Export the newest checkpoint of ``run_dir`` to ``dest``.
+    """Export the newest checkpoint of ``run_dir`` to ``dest``. ``options.json`` gets no
+    training-only keys (loading would warn about them); the step is returned instead.
 
     :returns: ``step`` and ``tokens`` of the exported checkpoint.
     """
@@ -89,7 +90,6 @@ def export_checkpoint(
         loaded["vocab"],
         dest,
         softmax=softmax,
-        extra={"pretraining": {"step": loaded["step"], "tokens": loaded["tokens"], "vocab_size": len(loaded["vocab"])}},
     )
     return {"step": loaded["step"], "tokens": loaded["tokens"]}
 

@@ -107,3 +107,24 @@ def test_init_weights_continues_from_export(trained_run, tmp_path, corpus):
     res = pretrain(cfg, tmp_path / "cont", init_weights=out, progress=False)
     fresh = pretrain(cfg, tmp_path / "fresh", progress=False)
     assert res["train_ppl_fwd"] < 0.5 * fresh["train_ppl_fwd"]
+
+
+def test_init_weights_without_softmax_reinitialises_it(trained_run, tmp_path, corpus):
+    import h5py
+
+    from spacy_elmo.pretrain import export_checkpoint
+
+    out, _ = trained_run
+    export_checkpoint(out, tmp_path / "bilm_only", softmax=False)
+    assert not (tmp_path / "bilm_only" / "softmax.pt").exists()
+    cfg = config_from_dict(tiny_config(corpus, max_steps=0))
+    pretrain(cfg, tmp_path / "cont", init_weights=tmp_path / "bilm_only", progress=False)
+    with h5py.File(tmp_path / "bilm_only" / "weights.hdf5", "r") as a, h5py.File(tmp_path / "cont" / "weights.hdf5", "r") as b:
+        names = []
+        a.visit(lambda n: names.append(n) if isinstance(a[n], h5py.Dataset) else None)
+        assert len(names) > 10
+        for n in names:
+            assert (a[n][...] == b[n][...]).all(), n
+    trained_sm = torch.load(out / "softmax.pt", weights_only=False)["state_dict"]
+    new_sm = torch.load(tmp_path / "cont" / "softmax.pt", weights_only=False)["state_dict"]
+    assert not torch.equal(trained_sm["asm.head.weight"], new_sm["asm.head.weight"])
