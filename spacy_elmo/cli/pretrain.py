@@ -1,5 +1,6 @@
 """``python -m spacy_elmo pretrain | pretrain-export | pretrain-evaluate``: shims over
 :mod:`spacy_elmo.pretrain`."""
+
 import json
 from pathlib import Path
 from typing import List, Optional

@@ -7,6 +7,7 @@ The forward LM reads the row left to right; the backward LM reads the reversed r
 Both carry their LSTM state from window ``k`` to ``k + 1``. The data position is the step
 number alone, so resuming needs no iterator state.
 """
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -114,7 +115,9 @@ class StreamBatcher:
         return step % self.steps_per_epoch == 0
 
 
-def eval_windows(text: EncodedText, *, n_rows: int, unroll_steps: int, max_tokens: Optional[int] = None):
+def eval_windows(
+    text: EncodedText, *, n_rows: int, unroll_steps: int, max_tokens: Optional[int] = None
+):
     """Windows over a held-out text in file order, for perplexity (no shuffling).
 
     The text (bounded to about ``max_tokens`` tokens) is cut into ``min(n_rows, ...)`` rows;

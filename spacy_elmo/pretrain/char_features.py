@@ -10,6 +10,7 @@ Same function as ``CharCNN.forward`` (tested to 1e-6), two changes that matter f
   ``amax`` backpropagates by comparing every window with the maximum (the largest single
   cost of a training step in the profile).
 """
+
 import torch
 from torch import Tensor
 

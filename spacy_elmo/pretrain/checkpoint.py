@@ -11,6 +11,7 @@ Every file is written to a temporary name and moved into place with ``os.replace
 directories are deleted only after that. A ``kill -9`` at any moment leaves ``latest.json``
 pointing at a complete checkpoint.
 """
+
 import json
 import os
 import shutil
@@ -63,10 +64,16 @@ def write_rank(root: Path, step: int, rank: int, payload: Dict[str, Any]) -> Non
 def commit(root: Path, step: int, *, world_size: int, keep: int) -> None:
     """Rank 0, after every rank wrote its file: point ``latest.json`` at ``step``; prune."""
     directory = step_dir(root, step)
-    missing = [n for n in ["model.pt", *(f"rank{r}.pt" for r in range(world_size))] if not (directory / n).is_file()]
+    missing = [
+        n
+        for n in ["model.pt", *(f"rank{r}.pt" for r in range(world_size))]
+        if not (directory / n).is_file()
+    ]
     if missing:
         raise ElmoInputError(Errors.E312.format(path=directory, error=f"missing {missing}"))
-    atomic_write_json({"step": step, "dir": directory.name, "world_size": world_size}, root / LATEST)
+    atomic_write_json(
+        {"step": step, "dir": directory.name, "world_size": world_size}, root / LATEST
+    )
     steps = sorted(p for p in root.glob("step-*") if p.is_dir())
     for old in steps[: max(0, len(steps) - max(1, keep))]:
         if old.name != directory.name:

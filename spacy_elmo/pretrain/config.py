@@ -4,6 +4,7 @@ A run is described by one JSON file (``configs/pretrain_default.json``) with the
 ``model``, ``data``, ``batching``, ``softmax``, ``optimizer`` and ``training``; see
 :func:`config_from_dict`.
 """
+
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path

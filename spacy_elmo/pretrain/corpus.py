@@ -4,6 +4,7 @@ A text is kept as one flat ``int32`` array of word-type ids plus sentence offset
 objects per token), with its own type list sorted by frequency. Lines are sentences (or
 paragraphs); sentence boundaries are added later, when the streams are built.
 """
+
 import hashlib
 import json
 import os
@@ -84,7 +85,9 @@ def check_not_binary(path: Path) -> None:
         raise ElmoInputError(Errors.E303.format(path=path, share=n_bad / len(head), n=len(head)))
 
 
-def read_lines(path: Path, *, max_line_chars: int, max_lines: Optional[int] = None) -> Iterator[str]:
+def read_lines(
+    path: Path, *, max_line_chars: int, max_lines: Optional[int] = None
+) -> Iterator[str]:
     """Non-empty lines of a text file, stripped.
 
     Undecodable bytes become U+FFFD (warning W301). Lines longer than ``max_line_chars`` are
@@ -128,7 +131,11 @@ def read_lines(path: Path, *, max_line_chars: int, max_lines: Optional[int] = No
     if n_bad_utf8:
         warn(PretrainWarnings.W301.format(path=path, n_lines=n_bad_utf8))
     if n_long:
-        warn(PretrainWarnings.W302.format(path=path, n_lines=n_long, max_chars=max_line_chars, longest=longest))
+        warn(
+            PretrainWarnings.W302.format(
+                path=path, n_lines=n_long, max_chars=max_line_chars, longest=longest
+            )
+        )
     if n_lines == 0:
         warn(PretrainWarnings.W303.format(path=path))
 
@@ -201,8 +208,13 @@ def _fingerprint(files: Sequence[CorpusFile], **settings: object) -> str:
         path = Path(file.path).resolve()
         stat = path.stat() if path.exists() else None
         items.append(
-            [str(path), stat.st_size if stat else -1, stat.st_mtime_ns if stat else -1,
-             file.pretokenized, file.max_lines]
+            [
+                str(path),
+                stat.st_size if stat else -1,
+                stat.st_mtime_ns if stat else -1,
+                file.pretokenized,
+                file.max_lines,
+            ]
         )
     blob = json.dumps([items, settings], sort_keys=True).encode("utf8")
     return hashlib.sha1(blob).hexdigest()[:16]

@@ -5,6 +5,7 @@ hand. Every rank owns ``batch_size`` rows of the stream and its own LSTM states;
 are averaged with one flat all-reduce per step (the adaptive softmax leaves unused tail
 clusters without gradients, which ``DistributedDataParallel`` would reject).
 """
+
 import os
 from dataclasses import dataclass
 from typing import Iterable, Optional
@@ -54,7 +55,11 @@ def init_distributed(device: Optional[str] = None) -> DistContext:
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
     if device is None or device == "auto":
-        device = f"cuda:{local}" if torch.cuda.is_available() and world > 1 else ("cuda" if torch.cuda.is_available() else "cpu")
+        device = (
+            f"cuda:{local}"
+            if torch.cuda.is_available() and world > 1
+            else ("cuda" if torch.cuda.is_available() else "cpu")
+        )
     dev = torch.device(device)
     if dev.type == "cuda" and dev.index is None and world > 1:
         dev = torch.device("cuda", local)

@@ -1,4 +1,5 @@
 """Held-out perplexity of the forward and backward LMs."""
+
 import math
 from typing import Dict, Optional
 
@@ -52,7 +53,9 @@ def evaluate_text(
     nll = torch.zeros(2, dtype=torch.float64)
     n = torch.zeros(2, dtype=torch.float64)
     state = None
-    for window in eval_windows(text, n_rows=batch_size, unroll_steps=unroll_steps, max_tokens=max_tokens):
+    for window in eval_windows(
+        text, n_rows=batch_size, unroll_steps=unroll_steps, max_tokens=max_tokens
+    ):
         inputs = torch.from_numpy(np.ascontiguousarray(window.inputs, dtype=np.int64)).to(device)
         targets = lm_targets(window.targets, type_to_out).to(device)
         out = model(inputs, targets, char_table, state)
@@ -61,7 +64,12 @@ def evaluate_text(
         n += out.n_targets.double().cpu()
     model.train(was_training)
     if n.min() == 0:
-        return {"forward": float("nan"), "backward": float("nan"), "average": float("nan"), "n_tokens": 0}
+        return {
+            "forward": float("nan"),
+            "backward": float("nan"),
+            "average": float("nan"),
+            "n_tokens": 0,
+        }
     per = nll / n
     return {
         "forward": math.exp(per[0]),

@@ -1,4 +1,5 @@
 """Perplexity of a run's newest checkpoint (or an export with its softmax) on text files."""
+
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Union
 
@@ -33,11 +34,19 @@ def evaluate_files(
     results: Dict[str, Any] = {"step": loaded.get("step"), "tokens": loaded.get("tokens")}
     for path in files:
         text = prepare_corpus(
-            [CorpusFile(path=str(path), pretokenized=pretokenized)], None,
-            max_line_chars=100_000, max_token_chars=100, lang=lang, what="evaluation file",
+            [CorpusFile(path=str(path), pretokenized=pretokenized)],
+            None,
+            max_line_chars=100_000,
+            max_token_chars=100,
+            lang=lang,
+            what="evaluation file",
         )
         results[Path(path).name] = evaluate_text(
-            loaded["model"], text, loaded["vocab"], batch_size=batch_size,
-            unroll_steps=unroll_steps, max_tokens=max_tokens,
+            loaded["model"],
+            text,
+            loaded["vocab"],
+            batch_size=batch_size,
+            unroll_steps=unroll_steps,
+            max_tokens=max_tokens,
         )
     return results

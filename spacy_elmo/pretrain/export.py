@@ -3,6 +3,7 @@
 Works on a live run: it reads the checkpoint that ``latest.json`` points at, which is
 complete by construction (see :mod:`.checkpoint`).
 """
+
 import time
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
@@ -67,12 +68,21 @@ def load_checkpoint_model(run_dir: Union[str, Path]) -> Dict[str, Any]:
     model = BiLMLanguageModel(
         bilm=ELMoBiLM(arch),
         softmax=SharedSoftmax(
-            input_dim=sm["input_dim"], n_words=sm["n_words"], cutoffs=sm["cutoffs"], div_value=sm["div_value"]
+            input_dim=sm["input_dim"],
+            n_words=sm["n_words"],
+            cutoffs=sm["cutoffs"],
+            div_value=sm["div_value"],
         ),
     )
     model.load_state_dict(shared["model"])
     model.eval()
-    return {"model": model, "arch": arch, "vocab": vocab, "step": shared["step"], "tokens": shared["tokens"]}
+    return {
+        "model": model,
+        "arch": arch,
+        "vocab": vocab,
+        "step": shared["step"],
+        "tokens": shared["tokens"],
+    }
 
 
 def export_checkpoint(
@@ -100,13 +110,20 @@ def load_exported(directory: Union[str, Path]) -> Dict[str, Any]:
     from ..weights import load_bilm
 
     directory = Path(directory)
-    missing = [n for n in ("options.json", "weights.hdf5", "softmax.pt", "vocab.txt") if not (directory / n).is_file()]
+    missing = [
+        n
+        for n in ("options.json", "weights.hdf5", "softmax.pt", "vocab.txt")
+        if not (directory / n).is_file()
+    ]
     if missing:
         raise ElmoInputError(Errors.E305.format(path=directory, missing=", ".join(missing)))
     bilm = load_bilm(directory / "options.json", directory / "weights.hdf5", trainable=False)
     payload = torch.load(directory / "softmax.pt", map_location="cpu", weights_only=False)
     softmax = SharedSoftmax(
-        input_dim=payload["input_dim"], n_words=payload["n_words"], cutoffs=payload["cutoffs"], div_value=payload["div_value"]
+        input_dim=payload["input_dim"],
+        n_words=payload["n_words"],
+        cutoffs=payload["cutoffs"],
+        div_value=payload["div_value"],
     )
     softmax.load_state_dict(payload["state_dict"])
     model = BiLMLanguageModel(bilm=bilm, softmax=softmax).eval()

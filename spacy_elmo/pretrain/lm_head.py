@@ -4,6 +4,7 @@
 rarer words in narrower tail clusters, so a 40k-word softmax is cheap on CPU and the loss is
 exact (no sampling, unlike bilm-tf's sampled softmax), which makes perplexities comparable.
 """
+
 from typing import Optional, Sequence
 
 import torch

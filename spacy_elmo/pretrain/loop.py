@@ -4,9 +4,11 @@ Truncated BPTT over continuous streams (see :mod:`.batching`), the shared adapti
 gradient clipping, Adam or Adagrad, atomic checkpoints and exact resumption (model,
 optimizer, RNG, data position and LSTM states), dev perplexity, a JSON log and a plot.
 """
+
 import hashlib
 import json
 import math
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -64,12 +66,19 @@ def build_model(
 def make_optimizer(model: torch.nn.Module, config: PretrainConfig) -> torch.optim.Optimizer:
     o = config.optimizer
     if o.name == "adam":
-        return torch.optim.AdamW(model.parameters(), lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+        return torch.optim.AdamW(
+            model.parameters(), lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay
+        )
     if o.name == "adagrad":
         return torch.optim.Adagrad(
-            model.parameters(), lr=o.lr, initial_accumulator_value=o.adagrad_init, weight_decay=o.weight_decay
+            model.parameters(),
+            lr=o.lr,
+            initial_accumulator_value=o.adagrad_init,
+            weight_decay=o.weight_decay,
         )
-    raise ElmoInputError(Errors.E310.format(key="optimizer.name", value=o.name, expected="'adam' or 'adagrad'"))
+    raise ElmoInputError(
+        Errors.E310.format(key="optimizer.name", value=o.name, expected="'adam' or 'adagrad'")
+    )
 
 
 def softmax_payload(model: BiLMLanguageModel) -> Dict[str, Any]:
@@ -83,7 +92,9 @@ def softmax_payload(model: BiLMLanguageModel) -> Dict[str, Any]:
     }
 
 
-def _fingerprint(arch: ELMoConfig, vocab: Vocab, text: EncodedText, config: PretrainConfig) -> Dict[str, Any]:
+def _fingerprint(
+    arch: ELMoConfig, vocab: Vocab, text: EncodedText, config: PretrainConfig
+) -> Dict[str, Any]:
     """What must not change between a run and its resumption."""
     return {
         "architecture": options_to_dict(arch),
@@ -102,7 +113,9 @@ def _check_fingerprint(found: Dict[str, Any], expected: Dict[str, Any], path: Pa
     found, expected = json.loads(json.dumps(found)), json.loads(json.dumps(expected))
     for key in expected:
         if found.get(key) != expected[key]:
-            raise ElmoInputError(Errors.E304.format(path=path, key=key, found=found.get(key), expected=expected[key]))
+            raise ElmoInputError(
+                Errors.E304.format(path=path, key=key, found=found.get(key), expected=expected[key])
+            )
 
 
 def _read_log(path: Path, upto_step: int) -> List[Dict[str, Any]]:
@@ -126,7 +139,9 @@ def _init_from(init_dir: Path, model: BiLMLanguageModel, vocab: Vocab) -> bool:
     sm = init_dir / "softmax.pt"
     if sm.is_file() and (init_dir / "vocab.txt").is_file():
         payload = torch.load(sm, map_location="cpu", weights_only=False)
-        if Vocab.load(init_dir / "vocab.txt").words == vocab.words and payload["n_words"] == len(vocab):
+        if Vocab.load(init_dir / "vocab.txt").words == vocab.words and payload["n_words"] == len(
+            vocab
+        ):
             try:
                 model.softmax.load_state_dict(payload["state_dict"])
                 return True
@@ -160,7 +175,11 @@ def pretrain(
 
 
 def _pretrain(
-    config: PretrainConfig, out: Path, init_weights: Optional[Union[str, Path]], ctx: DistContext, progress: bool
+    config: PretrainConfig,
+    out: Path,
+    init_weights: Optional[Union[str, Path]],
+    ctx: DistContext,
+    progress: bool,
 ) -> Dict[str, Any]:
     tc, bc, dc = config.training, config.batching, config.data
     if tc.threads:
@@ -180,16 +199,24 @@ def _pretrain(
     for turn in (0, 1):
         if ctx.is_main == (turn == 0):
             texts["train"] = prepare_corpus(dc.train, out / "data", **prep)
-            texts["dev"] = [prepare_corpus([f], out / "data", what="dev file", **prep) for f in dc.dev]
+            texts["dev"] = [
+                prepare_corpus([f], out / "data", what="dev file", **prep) for f in dc.dev
+            ]
         ctx.barrier()
     text: EncodedText = texts["train"]
     dev_texts: List[EncodedText] = texts["dev"]
 
-    if init_dir is not None and (init_dir / "vocab.txt").is_file() and (init_dir / "softmax.pt").is_file():
+    if (
+        init_dir is not None
+        and (init_dir / "vocab.txt").is_file()
+        and (init_dir / "softmax.pt").is_file()
+    ):
         vocab = Vocab.load(init_dir / "vocab.txt")
     else:
         vocab = Vocab.from_counts(text, size=dc.vocab_size, min_count=dc.min_count)
-    arch = load_options(init_dir / "options.json") if init_dir else resolve_architecture(config.model)
+    arch = (
+        load_options(init_dir / "options.json") if init_dir else resolve_architecture(config.model)
+    )
     torch.manual_seed(tc.seed)
     model = build_model(arch, vocab, config).to(ctx.device)
     if init_dir is not None:
@@ -205,7 +232,9 @@ def _pretrain(
         seed=tc.seed,
         shuffle=bc.shuffle,
     )
-    total_steps = tc.max_steps if tc.max_steps is not None else tc.max_epochs * batcher.steps_per_epoch
+    total_steps = (
+        tc.max_steps if tc.max_steps is not None else tc.max_epochs * batcher.steps_per_epoch
+    )
 
     # Resume.
     step, state, tokens_done = 0, None, 0
@@ -213,7 +242,9 @@ def _pretrain(
     if latest_dir is not None:
         shared = ckpt.load(latest_dir, "model.pt")
         if shared["world_size"] != ctx.world_size:
-            raise ElmoInputError(Errors.E311.format(path=out, found=ctx.world_size, expected=shared["world_size"]))
+            raise ElmoInputError(
+                Errors.E311.format(path=out, found=ctx.world_size, expected=shared["world_size"])
+            )
         _check_fingerprint(shared["fingerprint"], fingerprint, latest_dir)
         model.load_state_dict(shared["model"])
         optimizer.load_state_dict(shared["optimizer"])
@@ -231,7 +262,9 @@ def _pretrain(
     if ctx.is_main:
         vocab.save(out / "vocab.txt")
         ckpt.atomic_write_json(config.to_dict(), out / "config.json")
-        log_path.write_text("".join(json.dumps(r) + "\n" for r in history), encoding="utf8")
+        tmp = log_path.with_name(log_path.name + ".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in history), encoding="utf8")
+        os.replace(tmp, log_path)
 
     type_to_out = torch.from_numpy(vocab.lookup(text.types))
     char_table = text.char_table().to(ctx.device)
@@ -252,7 +285,9 @@ def _pretrain(
                     "fingerprint": fingerprint,
                     "options": options_to_dict(arch),
                     "vocab": vocab.words,
-                    "softmax": {k: v for k, v in softmax_payload(model).items() if k != "state_dict"},
+                    "softmax": {
+                        k: v for k, v in softmax_payload(model).items() if k != "state_dict"
+                    },
                 },
             )
         ckpt.write_rank(
@@ -262,7 +297,9 @@ def _pretrain(
             {
                 "state": None if state is None else tuple(t.cpu() for t in state),
                 "rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(ctx.device) if ctx.device.type == "cuda" else None,
+                "cuda_rng": (
+                    torch.cuda.get_rng_state(ctx.device) if ctx.device.type == "cuda" else None
+                ),
             },
         )
         ctx.barrier()
@@ -275,8 +312,13 @@ def _pretrain(
         if ctx.is_main:
             for f, dev in zip(dc.dev, dev_texts):
                 r = evaluate_text(
-                    model, dev, vocab, batch_size=bc.batch_size, unroll_steps=bc.unroll_steps,
-                    max_tokens=dc.dev_max_tokens, device=ctx.device,
+                    model,
+                    dev,
+                    vocab,
+                    batch_size=bc.batch_size,
+                    unroll_steps=bc.unroll_steps,
+                    max_tokens=dc.dev_max_tokens,
+                    device=ctx.device,
                 )
                 name = Path(f.path).name
                 record[f"dev_ppl_fwd:{name}"] = r["forward"]
@@ -289,7 +331,9 @@ def _pretrain(
     if progress and ctx.is_main:
         from tqdm import tqdm
 
-        bar = tqdm(total=total_steps, initial=step, unit="step", dynamic_ncols=True, mininterval=2.0)
+        bar = tqdm(
+            total=total_steps, initial=step, unit="step", dynamic_ncols=True, mininterval=2.0
+        )
     model.train()
     window_nll = torch.zeros(2, dtype=torch.float64)
     window_n = torch.zeros(2, dtype=torch.float64)
@@ -298,10 +342,12 @@ def _pretrain(
     last: Dict[str, Any] = {"step": step, "tokens": tokens_done}
     o = config.optimizer
     while step < total_steps:
-        if bc.unroll_steps and batcher.is_epoch_start(step) and step > 0:
+        if step > 0 and batcher.is_epoch_start(step):
             state = None  # a new shuffle: the streams do not continue
         window = batcher.window(step)
-        inputs = torch.from_numpy(np.ascontiguousarray(window.inputs, dtype=np.int64)).to(ctx.device)
+        inputs = torch.from_numpy(np.ascontiguousarray(window.inputs, dtype=np.int64)).to(
+            ctx.device
+        )
         targets = lm_targets(window.targets, type_to_out).to(ctx.device)
         if o.warmup_steps:
             for g in optimizer.param_groups:
@@ -332,7 +378,9 @@ def _pretrain(
                 )
         finished = step >= total_steps
         do_log = finished or (tc.log_every_steps and step % tc.log_every_steps == 0)
-        do_eval = bool(dev_texts) and (finished or (tc.eval_every_steps and step % tc.eval_every_steps == 0))
+        do_eval = bool(dev_texts) and (
+            finished or (tc.eval_every_steps and step % tc.eval_every_steps == 0)
+        )
         if do_log or do_eval:
             nll, n = ctx.sum(window_nll), ctx.sum(window_n)
             elapsed = max(time.time() - t_window, 1e-9)
@@ -360,7 +408,10 @@ def _pretrain(
             window_steps = 0
             t_window = time.time()
         due = finished or (tc.checkpoint_every_steps and step % tc.checkpoint_every_steps == 0)
-        timed = bool(tc.checkpoint_every_minutes) and time.time() - last_ckpt > 60 * tc.checkpoint_every_minutes
+        timed = (
+            bool(tc.checkpoint_every_minutes)
+            and time.time() - last_ckpt > 60 * tc.checkpoint_every_minutes
+        )
         if ctx.any(bool(due or timed)):
             save(step)
             last_ckpt = time.time()

@@ -7,6 +7,7 @@ instead of an index per step, whose backward would zero-fill and accumulate a fu
 ``(2, U, B, 4D)`` gradient at every step (O(U^2) memory traffic; a quarter of the step time
 in the profile).
 """
+
 from typing import List, Optional, Tuple
 
 import torch
@@ -15,7 +16,9 @@ from torch import Tensor
 from ..pytorch.lstm import ElmoLstm, LSTMState
 
 
-def lstm_window(lstm: ElmoLstm, inputs: Tensor, state: Optional[LSTMState] = None) -> Tuple[Tensor, LSTMState]:
+def lstm_window(
+    lstm: ElmoLstm, inputs: Tensor, state: Optional[LSTMState] = None
+) -> Tuple[Tensor, LSTMState]:
     """Both directions of every layer over full-length rows.
 
     :param inputs: Direction-major, backward rows already reversed. *Shape:* ``(2, B, U, P)``.

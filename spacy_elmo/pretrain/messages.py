@@ -1,4 +1,5 @@
 """Coded pretraining warnings (W3xx); errors are E3xx in :mod:`spacy_elmo.errors`."""
+
 import warnings
 
 from ..errors import ErrorsWithCodes

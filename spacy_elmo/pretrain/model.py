@@ -3,6 +3,7 @@
 The forward LM predicts the next token from the forward top layer, the backward LM the
 previous token from the backward top layer; both share the char CNN and the softmax.
 """
+
 from dataclasses import dataclass
 from typing import Optional
 

@@ -1,4 +1,5 @@
 """Train and dev perplexity curves (``perplexity.png``) from the run's log records."""
+
 import math
 from pathlib import Path
 from typing import Any, Dict, Sequence
@@ -22,12 +23,19 @@ def plot_perplexity(records: Sequence[Dict[str, Any]], path: Path) -> bool:
     if not records:
         return False
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    keys = ["train_ppl_fwd", "train_ppl_bwd"] + sorted({k for r in records for k in r if k.startswith("dev_ppl_")})
+    keys = ["train_ppl_fwd", "train_ppl_bwd"] + sorted(
+        {k for r in records for k in r if k.startswith("dev_ppl_")}
+    )
     for key in keys:
         pts = [(r["tokens"], r[key]) for r in records if key in r and math.isfinite(r[key])]
         if pts:
             xs, ys = zip(*pts)
-            ax.plot(xs, ys, marker="." if key.startswith("dev") else None, label=key.replace("_ppl_", " ").replace("ppl", ""))
+            ax.plot(
+                xs,
+                ys,
+                marker="." if key.startswith("dev") else None,
+                label=key.replace("_ppl_", " ").replace("ppl", ""),
+            )
     ax.set_xlabel("training tokens")
     ax.set_ylabel("perplexity")
     ax.set_yscale("log")

@@ -2,6 +2,7 @@
 
 Only the output layer uses it; the char CNN reads every word, in or out of the vocabulary.
 """
+
 import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
@@ -37,7 +38,9 @@ class Vocab:
     @classmethod
     def from_counts(cls, text: EncodedText, *, size: int, min_count: int = 1) -> "Vocab":
         """The ``size - 3`` most frequent words of ``text`` seen at least ``min_count`` times."""
-        words = [w for w, c in zip(text.types[2:], text.counts[2:]) if c >= min_count and w != UNK_TOKEN]
+        words = [
+            w for w, c in zip(text.types[2:], text.counts[2:]) if c >= min_count and w != UNK_TOKEN
+        ]
         return cls([*SPECIALS, *words[: max(0, size - 3)]])
 
     def lookup(self, types: Sequence[str]) -> np.ndarray:
@@ -69,9 +72,13 @@ def check_cutoffs(cutoffs: Sequence[int], n_words: int) -> List[int]:
     Cutoffs at or beyond the vocabulary size are dropped (a small corpus gives a small
     vocabulary); an empty result puts half of the words in one tail cluster.
     """
-    if any(not isinstance(c, int) or c < 1 for c in cutoffs) or list(cutoffs) != sorted(set(cutoffs)):
+    if any(not isinstance(c, int) or c < 1 for c in cutoffs) or list(cutoffs) != sorted(
+        set(cutoffs)
+    ):
         raise ElmoInputError(
-            Errors.E310.format(key="softmax.cutoffs", value=list(cutoffs), expected="increasing positive integers")
+            Errors.E310.format(
+                key="softmax.cutoffs", value=list(cutoffs), expected="increasing positive integers"
+            )
         )
     kept = [c for c in cutoffs if c < n_words - 1]
     return kept or [max(1, n_words // 2)]

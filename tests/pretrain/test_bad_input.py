@@ -1,4 +1,5 @@
 """Bad corpora and configs fail with coded errors, or go through with coded warnings."""
+
 import json
 
 import pytest
@@ -13,13 +14,17 @@ from .conftest import make_corpus, tiny_config
 
 def _prepare(*paths, pretokenized=True, max_line_chars=100_000):
     files = [CorpusFile(path=str(p), pretokenized=pretokenized) for p in paths]
-    return prepare_corpus(files, None, max_line_chars=max_line_chars, max_token_chars=100, lang="en")
+    return prepare_corpus(
+        files, None, max_line_chars=max_line_chars, max_token_chars=100, lang="en"
+    )
 
 
 def test_empty_corpus(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n\n")
-    with pytest.warns(UserWarning, match=r"\[W303\]"), pytest.raises(ElmoInputError, match=r"\[E302\]"):
+    with pytest.warns(UserWarning, match=r"\[W303\]"), pytest.raises(
+        ElmoInputError, match=r"\[E302\]"
+    ):
         _prepare(empty)
     with pytest.raises(ElmoInputError, match=r"\[E302\]"):
         prepare_corpus([], None, max_line_chars=10, max_token_chars=10, lang="en")
@@ -98,4 +103,9 @@ def test_init_weights_needs_both_files(tmp_path, corpus):
     (tmp_path / "init").mkdir()
     (tmp_path / "init" / "options.json").write_text(json.dumps({}))
     with pytest.raises(ElmoInputError, match=r"\[E305\].*weights.hdf5"):
-        pretrain(config_from_dict(tiny_config(corpus)), tmp_path / "out", init_weights=tmp_path / "init", progress=False)
+        pretrain(
+            config_from_dict(tiny_config(corpus)),
+            tmp_path / "out",
+            init_weights=tmp_path / "init",
+            progress=False,
+        )

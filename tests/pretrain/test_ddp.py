@@ -1,4 +1,5 @@
 """Two-process data-parallel pretraining on CPU (gloo)."""
+
 import json
 import os
 import socket
@@ -20,8 +21,11 @@ def _free_port() -> int:
 
 def _worker(rank: int, world: int, port: int, cfg: dict, out: str) -> None:
     os.environ.update(
-        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
     )
     result = pretrain(config_from_dict(cfg), out, device="cpu", progress=False)
     Path(out, f"result-rank{rank}.json").write_text(json.dumps(result))

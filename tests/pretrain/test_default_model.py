@@ -1,4 +1,5 @@
 """The embedded default English biLM (skipped when the package was built without it)."""
+
 import json
 from pathlib import Path
 
@@ -16,7 +17,9 @@ def test_default_model_loads_and_embeds():
     options = json.loads((DEFAULT / "options.json").read_text())
     bilm = load_bilm(DEFAULT / "options.json", DEFAULT / "weights.hdf5")
     width = 2 * options["lstm"]["projection_dim"]
-    ids = batch_to_ids([["The", "bank", "raised", "interest", "rates", "."], ["A", "river", "bank"]])
+    ids = batch_to_ids(
+        [["The", "bank", "raised", "interest", "rates", "."], ["A", "river", "bank"]]
+    )
     with torch.no_grad():
         out = bilm(ids)
     assert out.layers.shape == (options["lstm"]["n_layers"] + 1, 2, 6, width)

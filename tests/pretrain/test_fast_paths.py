@@ -1,5 +1,6 @@
 """The training paths through the char CNN and the LSTMs compute the same function (values
 and gradients) as the inference modules whose parameters they use."""
+
 import pytest
 import torch
 
@@ -31,8 +32,12 @@ def test_char_features_match_char_cnn(bilm, tokens):
     ref = bilm.char_cnn(ids)
     fast = char_features(bilm.char_cnn, ids)
     assert torch.allclose(ref, fast, atol=1e-6, rtol=0)
-    g_ref = torch.autograd.grad(ref.square().sum(), list(bilm.char_cnn.parameters()), allow_unused=True)
-    g_fast = torch.autograd.grad(fast.square().sum(), list(bilm.char_cnn.parameters()), allow_unused=True)
+    g_ref = torch.autograd.grad(
+        ref.square().sum(), list(bilm.char_cnn.parameters()), allow_unused=True
+    )
+    g_fast = torch.autograd.grad(
+        fast.square().sum(), list(bilm.char_cnn.parameters()), allow_unused=True
+    )
     for a, b in zip(g_ref, g_fast):
         assert (a is None) == (b is None)
         if a is not None:
@@ -48,7 +53,9 @@ def test_lstm_window_matches_lstm(bilm):
     out_fast, st_fast = lstm_window(bilm.lstm, x, state)
     assert out_fast.shape == (2, 2, B, U, P)
     assert torch.allclose(out_ref, out_fast, atol=1e-6, rtol=0)
-    assert torch.allclose(st_ref.h, st_fast.h, atol=1e-6) and torch.allclose(st_ref.c, st_fast.c, atol=1e-6)
+    assert torch.allclose(st_ref.h, st_fast.h, atol=1e-6) and torch.allclose(
+        st_ref.c, st_fast.c, atol=1e-6
+    )
     params = list(bilm.lstm.parameters())
     g_ref = torch.autograd.grad(out_ref.sum() + st_ref.c.sum(), params)
     g_fast = torch.autograd.grad(out_fast.sum() + st_fast.c.sum(), params)

@@ -1,4 +1,5 @@
 """Pretraining end to end on a tiny generated corpus: learning, export, exact resumption."""
+
 import json
 import os
 import signal
@@ -25,7 +26,9 @@ def trained_run(tmp_path_factory):
     d = tmp_path_factory.mktemp("run")
     train = make_corpus(d / "train.txt", 400, seed=0)
     dev = make_corpus(d / "dev.txt", 60, seed=1)
-    cfg = config_from_dict(tiny_config(train, dev, max_steps=300, eval_every_steps=150, checkpoint_every_steps=100))
+    cfg = config_from_dict(
+        tiny_config(train, dev, max_steps=300, eval_every_steps=150, checkpoint_every_steps=100)
+    )
     result = pretrain(cfg, d / "out", progress=False)
     return d / "out", result
 
@@ -40,7 +43,14 @@ def test_perplexity_falls(trained_run):
     assert last["train_ppl_fwd"] < 0.5 * first["train_ppl_fwd"]
     assert last["train_ppl_bwd"] < 0.5 * first["train_ppl_bwd"]
     assert last["dev_ppl:dev.txt"] < 8
-    for name in ("options.json", "weights.hdf5", "softmax.pt", "vocab.txt", "perplexity.png", "config.json"):
+    for name in (
+        "options.json",
+        "weights.hdf5",
+        "softmax.pt",
+        "vocab.txt",
+        "perplexity.png",
+        "config.json",
+    ):
         assert (out / name).is_file(), name
     assert (out / "vocab.txt").read_text().split("\n")[:3] == ["<S>", "</S>", "<UNK>"]
 
@@ -63,9 +73,13 @@ def _params(run_dir: Path):
 
 
 def test_resume_matches_uninterrupted(tmp_path, corpus):
-    straight = pretrain(config_from_dict(tiny_config(corpus, max_steps=40)), tmp_path / "a", progress=False)
+    straight = pretrain(
+        config_from_dict(tiny_config(corpus, max_steps=40)), tmp_path / "a", progress=False
+    )
     pretrain(config_from_dict(tiny_config(corpus, max_steps=20)), tmp_path / "b", progress=False)
-    resumed = pretrain(config_from_dict(tiny_config(corpus, max_steps=40)), tmp_path / "b", progress=False)
+    resumed = pretrain(
+        config_from_dict(tiny_config(corpus, max_steps=40)), tmp_path / "b", progress=False
+    )
     assert resumed["step"] == straight["step"] == 40
     a, b = _params(tmp_path / "a"), _params(tmp_path / "b")
     assert a.keys() == b.keys()
@@ -80,9 +94,20 @@ def test_resume_matches_uninterrupted(tmp_path, corpus):
 def test_kill_9_then_same_command_resumes(tmp_path, corpus):
     cfg_path = tmp_path / "cfg.json"
     cfg_path.write_text(json.dumps(tiny_config(corpus, max_steps=120, checkpoint_every_steps=5)))
-    cmd = [sys.executable, "-m", "spacy_elmo", "pretrain", str(tmp_path / "run"), "-c", str(cfg_path), "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "spacy_elmo",
+        "pretrain",
+        str(tmp_path / "run"),
+        "-c",
+        str(cfg_path),
+        "--no-progress",
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     latest = tmp_path / "run" / "checkpoints" / "latest.json"
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:
@@ -96,8 +121,15 @@ def test_kill_9_then_same_command_resumes(tmp_path, corpus):
     assert 15 <= killed_at < 120
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    straight = pretrain(config_from_dict(tiny_config(corpus, max_steps=120, checkpoint_every_steps=5)), tmp_path / "straight", progress=False)
-    assert json.loads(done.stderr[done.stderr.index("{"):])["param_digest"] == straight["param_digest"]
+    straight = pretrain(
+        config_from_dict(tiny_config(corpus, max_steps=120, checkpoint_every_steps=5)),
+        tmp_path / "straight",
+        progress=False,
+    )
+    assert (
+        json.loads(done.stderr[done.stderr.index("{") :])["param_digest"]
+        == straight["param_digest"]
+    )
 
 
 def test_init_weights_continues_from_export(trained_run, tmp_path, corpus):
@@ -119,7 +151,9 @@ def test_init_weights_without_softmax_reinitialises_it(trained_run, tmp_path, co
     assert not (tmp_path / "bilm_only" / "softmax.pt").exists()
     cfg = config_from_dict(tiny_config(corpus, max_steps=0))
     pretrain(cfg, tmp_path / "cont", init_weights=tmp_path / "bilm_only", progress=False)
-    with h5py.File(tmp_path / "bilm_only" / "weights.hdf5", "r") as a, h5py.File(tmp_path / "cont" / "weights.hdf5", "r") as b:
+    with h5py.File(tmp_path / "bilm_only" / "weights.hdf5", "r") as a, h5py.File(
+        tmp_path / "cont" / "weights.hdf5", "r"
+    ) as b:
         names = []
         a.visit(lambda n: names.append(n) if isinstance(a[n], h5py.Dataset) else None)
         assert len(names) > 10
