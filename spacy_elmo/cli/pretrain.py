@@ -94,12 +94,13 @@ def export_cli(
     run_dir: Path = typer.Argument(..., help="Run directory of `pretrain` (may still be training)."),
     output_dir: Path = typer.Argument(..., help="Where to write options.json + weights.hdf5."),
     no_softmax: bool = typer.Option(False, "--no-softmax", help="Only the biLM (no softmax.pt / vocab.txt)."),
+    no_plot: bool = typer.Option(False, "--no-plot", help="Do not write perplexity.png."),
 ) -> None:
     """Export the newest checkpoint of a (live) run."""
     # fmt: on
     from ..pretrain import export_checkpoint
 
-    info = export_checkpoint(run_dir, output_dir, softmax=not no_softmax)
+    info = export_checkpoint(run_dir, output_dir, softmax=not no_softmax, plot=not no_plot)
     typer.echo(f"Exported step {info['step']} ({info['tokens']} tokens) to {output_dir}", err=True)
 
 

@@ -86,10 +86,11 @@ def load_checkpoint_model(run_dir: Union[str, Path]) -> Dict[str, Any]:
 
 
 def export_checkpoint(
-    run_dir: Union[str, Path], dest: Union[str, Path], *, softmax: bool = True
+    run_dir: Union[str, Path], dest: Union[str, Path], *, softmax: bool = True, plot: bool = True
 ) -> Dict[str, Any]:
     """Export the newest checkpoint of ``run_dir`` to ``dest``. ``options.json`` gets no
-    training-only keys (loading would warn about them); the step is returned instead.
+    training-only keys (loading would warn about them); the step is returned instead. With
+    ``plot``, ``perplexity.png`` shows the run's curves up to the exported step.
 
     :returns: ``step`` and ``tokens`` of the exported checkpoint.
     """
@@ -101,6 +102,12 @@ def export_checkpoint(
         dest,
         softmax=softmax,
     )
+    if plot:
+        from .loop import LOG_FILE, _read_log
+        from .plot import plot_perplexity
+
+        records = _read_log(Path(run_dir) / LOG_FILE, loaded["step"])
+        plot_perplexity(records, Path(dest) / "perplexity.png")
     return {"step": loaded["step"], "tokens": loaded["tokens"]}
 
 

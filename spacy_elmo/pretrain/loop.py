@@ -32,6 +32,7 @@ from .ddp import DistContext, average_gradients, broadcast_parameters, cleanup, 
 from .evaluate import evaluate_text, lm_targets
 from .lm_head import SharedSoftmax
 from .model import BiLMLanguageModel
+from .plot import plot_perplexity
 from .vocab import Vocab, check_cutoffs
 
 LOG_FILE = "log.jsonl"
@@ -305,6 +306,7 @@ def _pretrain(
         ctx.barrier()
         if ctx.is_main:
             ckpt.commit(root, at_step, world_size=ctx.world_size, keep=tc.keep_checkpoints)
+            plot_perplexity(history, out / "perplexity.png")  # a live run keeps a current plot
         ctx.barrier()
 
     def evaluate() -> Dict[str, float]:
@@ -419,7 +421,6 @@ def _pretrain(
         bar.close()
     if ctx.is_main:
         from .export import export_model
-        from .plot import plot_perplexity
 
         export_model(model, arch, vocab, out)
         plot_perplexity(history, out / "perplexity.png")
