@@ -15,6 +15,16 @@ def tiny_paths():
     return str(TINY / "options.json"), str(TINY / "weights.hdf5")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def keep_tiny_loaded(tiny_paths):
+    """Keep one warm tiny biLM alive: every pipeline of the session then shares it instead of
+    loading and warming up its own (loaded biLMs are shared while one user holds them)."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("elmo", config={"options_file": tiny_paths[0], "weight_file": tiny_paths[1]})
+    nlp("warm up")
+    yield nlp
+
+
 @pytest.fixture
 def make_nlp(tiny_paths):
     """A blank English pipeline with an ``elmo`` component on the tiny biLM."""

@@ -109,7 +109,7 @@ def test_sentences_are_separate_sequences(make_nlp, tiny_paths):
         sent_starts=[True, False, False, False, True, False, False, False, False],
     )
     doc = nlp(doc)
-    emb = ElmoEmbedder(*tiny_paths)
+    emb = nlp.get_pipe("elmo").embedder
     first, second = emb.embed_batch([words[:4], words[4:]])
     np.testing.assert_allclose(doc._.elmo_layers[:, :4], first, atol=1e-5)
     np.testing.assert_allclose(doc._.elmo_layers[:, 4:], second, atol=1e-5)
@@ -122,7 +122,7 @@ def test_windows_on_long_doc(make_nlp, tiny_paths):
     nlp = make_nlp(store_layers=True, window=8, overlap=3)
     words = [f"w{i % 17}" for i in range(50)]
     doc = nlp(Doc(nlp.vocab, words=words))
-    emb = ElmoEmbedder(*tiny_paths)
+    emb = nlp.get_pipe("elmo").embedder
     # window 2 keeps tokens 8..15 and was run on tokens 5..18
     ref = emb.embed_sentence(words[5:19])
     np.testing.assert_allclose(doc._.elmo_layers[:, 8:16], ref[:, 3:11], atol=1e-5)
