@@ -272,6 +272,8 @@ def _pretrain(
     params = [p for p in model.parameters() if p.requires_grad]
     tokens_per_step = bc.batch_size * bc.unroll_steps * ctx.world_size
 
+    last_plot = [0.0]
+
     def save(at_step: int) -> None:
         if ctx.is_main:
             ckpt.write_shared(
@@ -306,7 +308,9 @@ def _pretrain(
         ctx.barrier()
         if ctx.is_main:
             ckpt.commit(root, at_step, world_size=ctx.world_size, keep=tc.keep_checkpoints)
-            plot_perplexity(history, out / "perplexity.png")  # a live run keeps a current plot
+            if time.time() - last_plot[0] > 60:  # a live run keeps a current plot
+                plot_perplexity(history, out / "perplexity.png")
+                last_plot[0] = time.time()
         ctx.barrier()
 
     def evaluate() -> Dict[str, float]:
