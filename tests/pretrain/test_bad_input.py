@@ -109,3 +109,15 @@ def test_init_weights_needs_both_files(tmp_path, corpus):
             init_weights=tmp_path / "init",
             progress=False,
         )
+
+
+def test_resume_with_another_process_count_is_refused(tmp_path, corpus):
+    from spacy_elmo.pretrain import checkpoint as ckpt
+
+    pretrain(config_from_dict(tiny_config(corpus, max_steps=10)), tmp_path / "run", progress=False)
+    directory = ckpt.latest(tmp_path / "run" / "checkpoints")
+    payload = ckpt.load(directory, "model.pt")
+    payload["world_size"] = 2  # as if started with torchrun --nproc_per_node 2
+    ckpt.atomic_torch_save(payload, directory / "model.pt")
+    with pytest.raises(ElmoInputError, match=r"\[E311\].*1 processes.*started with 2"):
+        pretrain(config_from_dict(tiny_config(corpus, max_steps=20)), tmp_path / "run", progress=False)
