@@ -118,7 +118,9 @@ class ElmoShim(Shim):
         new = copy.copy(self)
         new.cfg = dict(self.cfg)
         new.cache = LayerCache(self.cfg["cache_size"])
-        new._model = copy.deepcopy(self._model)
+        # The biLM is frozen, so copies share it; only a stateful one carries its own state.
+        stateful = self.cfg["state"] == "stateful"
+        new._model = copy.deepcopy(self._model) if stateful else self._model
         return new
 
     # --- serialization -------------------------------------------------------------------

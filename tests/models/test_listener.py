@@ -118,6 +118,8 @@ def test_replace_listeners(tiny_paths, tmp_path):
     assert nlp.get_pipe("elmo").listening_components == []
     cfg = nlp.config["components"]["ner"]["model"]["tok2vec"]["elmo"]["layers"]
     assert cfg["@architectures"] == "spacy-elmo.ElmoLayers.v1"
+    (layers,) = [n for n in nlp.get_pipe("ner").model.walk() if n.name == "elmo-layers"]
+    assert layers.shims[0].embedder is nlp.get_pipe("elmo").embedder  # frozen: shared, not copied
     nlp.remove_pipe("elmo")
     after = nlp.get_pipe("ner").model.get_ref("tok2vec").predict([doc])[0]
     np.testing.assert_allclose(after, before, atol=1e-5)
