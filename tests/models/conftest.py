@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 import spacy
+import torch
 
 import spacy_elmo
 
@@ -15,8 +16,18 @@ def tiny_paths():
     return str(TINY / "options.json"), str(TINY / "weights.hdf5")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def keep_tiny_loaded(tiny_paths):
+@pytest.fixture(scope="package", autouse=True)
+def one_torch_thread():
+    """One torch thread for these tests: on a small shared machine, torch's OpenMP threads
+    waiting on each other make the per-timestep LSTM ops up to ~100x slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="package", autouse=True)
+def keep_tiny_loaded(one_torch_thread, tiny_paths):
     """Keep one warm tiny biLM alive: every pipeline of the session then shares it instead of
     loading and warming up its own (loaded biLMs are shared while one user holds them)."""
     nlp = spacy.blank("en")
