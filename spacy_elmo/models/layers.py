@@ -1,8 +1,10 @@
 """``spacy-elmo.ElmoLayers.v1``: docs -> all biLM layers per token, through the frozen biLM.
 
 The biLM never receives gradients (``ElmoEmbedder`` runs under ``torch.no_grad``); the
-backward pass of this model returns nothing. Results are cached per doc (see
-:mod:`.cache`) unless ``state="stateful"``, where a doc's vectors depend on earlier batches.
+backward pass of this model returns nothing. Once the model has run in training mode, results
+are cached per doc (see :mod:`.cache`), for training and evaluation alike, unless
+``state="stateful"``, where a doc's vectors depend on earlier batches. Inference alone never
+fills the cache.
 """
 
 from typing import Callable, List, Optional, Sequence, Tuple
@@ -105,6 +107,10 @@ def get_shim(model: Model) -> ElmoShim:
 
 
 def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[LayersOutT, Callable]:
+    if is_train:
+        # Training revisits the same docs every epoch (and evaluates on the same dev docs):
+        # from now on keep layers. Plain inference never fills the cache.
+        get_shim(model).cache_active = True
     outputs = compute_layers(model, docs)
 
     def backprop(d_outputs: LayersOutT) -> List[Doc]:
@@ -119,7 +125,7 @@ def compute_layers(model: Model, docs: Sequence[Doc]) -> List[np.ndarray]:
     attrs = model.attrs
     embedder = shim.embedder
     stateful = attrs["state"] == "stateful"
-    use_cache = not stateful and shim.cache.max_tokens > 0
+    use_cache = shim.cache_active and not stateful and shim.cache.max_tokens > 0
     K, D = embedder.n_layers, embedder.output_dim
     outputs: List[Optional[np.ndarray]] = [None] * len(docs)
     keys: List[Optional[bytes]] = [None] * len(docs)

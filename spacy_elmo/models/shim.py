@@ -55,6 +55,8 @@ class ElmoShim(Shim):
         super().__init__(None, config={"state": state, "device": device, "cache_size": cache_size})
         self.set_files(options_file, weight_file)
         self.cache = LayerCache(cache_size)
+        #: Set once the model runs in training mode; inference alone does not cache.
+        self.cache_active = False
 
     # --- source ------------------------------------------------------------------------
     def set_files(self, options_file: Optional[PathLike], weight_file: Optional[PathLike]) -> None:
@@ -118,6 +120,7 @@ class ElmoShim(Shim):
         new = copy.copy(self)
         new.cfg = dict(self.cfg)
         new.cache = LayerCache(self.cfg["cache_size"])
+        new.cache_active = False
         # The biLM is frozen, so copies share it; only a stateful one carries its own state.
         stateful = self.cfg["state"] == "stateful"
         new._model = copy.deepcopy(self._model) if stateful else self._model
@@ -140,6 +143,7 @@ class ElmoShim(Shim):
         self.blobs = dict(msg["files"])
         self._model = None
         self.cache = LayerCache(self.cfg["cache_size"])
+        self.cache_active = False
         return self
 
     def write_files(self, path: Path) -> None:

@@ -289,7 +289,8 @@ class Elmo(TrainablePipe):
             losses = {}
         losses.setdefault(self.name, 0.0)
         docs = [eg.predicted for eg in examples]
-        self._share(docs, self.model.predict(docs))
+        layers, _ = self.model.begin_update(docs)  # training mode: turns the cache on
+        self._share(docs, layers)
         return losses
 
     def get_loss(self, examples, scores):  # pragma: no cover - frozen, no loss
