@@ -119,13 +119,21 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[LayersOutT, 
     return outputs, backprop
 
 
-def compute_layers(model: Model, docs: Sequence[Doc]) -> List[np.ndarray]:
-    """Layers of each doc. *Shape:* ``(L + 1, n_tokens, 2P)``, zeros at whitespace tokens."""
+def compute_layers(
+    model: Model, docs: Sequence[Doc], *, mix: Optional[np.ndarray] = None
+) -> List[np.ndarray]:
+    """Layers of each doc. *Shape:* ``(L + 1, n_tokens, 2P)``, zeros at whitespace tokens.
+
+    :param mix: Fixed layer weights (gamma included). *Shape:* ``(L + 1,)``. When given, each
+        biLM batch is mixed as soon as it is computed and only the mixed vectors are kept,
+        *Shape:* ``(n_tokens, 2P)`` per doc, so a long doc never holds all its layers; the
+        cache is not used then.
+    """
     shim = get_shim(model)
     attrs = model.attrs
     embedder = shim.embedder
     stateful = attrs["state"] == "stateful"
-    use_cache = shim.cache_active and not stateful and shim.cache.max_tokens > 0
+    use_cache = mix is None and shim.cache_active and not stateful and shim.cache.max_tokens > 0
     K, D = embedder.n_layers, embedder.output_dim
     outputs: List[Optional[np.ndarray]] = [None] * len(docs)
     keys: List[Optional[bytes]] = [None] * len(docs)
@@ -137,7 +145,8 @@ def compute_layers(model: Model, docs: Sequence[Doc]) -> List[np.ndarray]:
             if hit is not None:
                 outputs[i] = hit
                 continue
-        outputs[i] = np.zeros((K, len(doc), D), dtype=np.float32)
+        shape = (len(doc), D) if mix is not None else (K, len(doc), D)
+        outputs[i] = np.zeros(shape, dtype=np.float32)
         segments.extend(
             doc_segments(
                 doc,
@@ -155,13 +164,19 @@ def compute_layers(model: Model, docs: Sequence[Doc]) -> List[np.ndarray]:
     )
     for batch in batches:
         tokens = [[docs[s.doc_index][p].text for p in s.positions] for s in batch]
-        layers, _ = embedder.embed_batch_torch(tokens)
-        layers = layers.to("cpu").float().numpy()  # (K, B, T, D)
+        layers_t, _ = embedder.embed_batch_torch(tokens)
+        layers = layers_t.to("cpu").float().numpy()  # (K, B, T, D)
+        if mix is not None:
+            layers = np.tensordot(mix, layers, axes=1)[None]  # (1, B, T, D)
         for b, seg in enumerate(batch):
             out = outputs[seg.doc_index]
             assert out is not None
             keep = list(seg.positions[seg.keep_start : seg.keep_end])
-            out[:, keep] = layers[:, b, seg.keep_start : seg.keep_end]
+            rows = layers[:, b, seg.keep_start : seg.keep_end]
+            if mix is not None:
+                out[keep] = rows[0]
+            else:
+                out[:, keep] = rows
     if use_cache:
         for i, key in enumerate(keys):
             if key is not None and outputs[i] is not None and outputs[i].flags.writeable:

@@ -22,7 +22,7 @@ from spacy.util import to_disk as util_to_disk
 from thinc.api import Model
 
 from ..errors import ElmoInputError, Errors
-from ..models.layers import DEFAULTS, configure_elmo_layers, get_shim
+from ..models.layers import DEFAULTS, compute_layers, configure_elmo_layers, get_shim
 from ..models.listener import ElmoListenerNode
 from ..models.shim import OPTIONS_NAME, WEIGHTS_NAME
 from ..pytorch.state import check_state_mode
@@ -247,11 +247,23 @@ class Elmo(TrainablePipe):
 
     # --- processing ----------------------------------------------------------------------
     def predict(self, docs: Iterable[Doc]) -> List[np.ndarray]:
-        """All layers of every doc. *Shape:* ``(L + 1, n_tokens, 2P)`` per doc."""
+        """All layers of every doc, *Shape:* ``(L + 1, n_tokens, 2P)``; or, when neither
+        listeners, ``store_layers`` nor ``layer_norm`` need them, the mixed vectors,
+        *Shape:* ``(n_tokens, 2P)``."""
         docs = list(docs)
+        if self._vectors_only:
+            # Nobody needs the layers: mix each biLM batch at once, so long docs never hold
+            # all their layers. *Shape:* ``(n_tokens, 2P)`` per doc.
+            mix = self.layer_weights * np.float32(self.cfg["gamma"])
+            return compute_layers(self.model, docs, mix=mix)
         layers = self.model.predict(docs)
         self._share(docs, layers)
         return layers
+
+    @property
+    def _vectors_only(self) -> bool:
+        cfg = self.cfg
+        return not (cfg["store_layers"] or cfg["layer_norm"] or self.listeners)
 
     def _share(self, docs: List[Doc], layers: List[np.ndarray]) -> None:
         if self.listeners:
@@ -262,6 +274,11 @@ class Elmo(TrainablePipe):
     def set_annotations(self, docs: Iterable[Doc], layers: List[np.ndarray]) -> None:
         weights = self.layer_weights
         for doc, doc_layers in zip(docs, layers):
+            if doc_layers.ndim == 2:  # already mixed by predict
+                doc._.elmo = doc_layers
+                if self.cfg["set_vectors"]:
+                    set_vector_hooks(doc)
+                continue
             mask = np.array([not t.is_space for t in doc], dtype=bool)
             doc._.elmo = fixed_mix(
                 doc_layers,

@@ -202,3 +202,19 @@ def test_cleanup_component(make_nlp):
     doc = nlp(TEXT)
     assert doc._.elmo_layers is None
     assert doc._.elmo.shape == (len(doc), 32)
+
+
+def test_long_doc_peak_memory_is_bounded(make_nlp):
+    import tracemalloc
+
+    nlp = make_nlp(cache_size=0)
+    doc = nlp.make_doc("word , and more words . " * 25_000)  # 150,000 tokens
+    nlp("warm up")
+    tracemalloc.start()
+    doc = nlp(doc)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    output = doc._.elmo.nbytes  # 150,000 * 32 * 4 = 19.2 MB
+    # all layers would be 3x the output; what is kept beyond the output is bounded by the
+    # biLM batch size, not the doc length
+    assert peak < output + 12_000_000, (peak, output)
