@@ -1,4 +1,5 @@
 import importlib.metadata
+import os
 import subprocess
 import sys
 
@@ -44,7 +45,10 @@ def test_add_pipe_without_import_uses_default_model():
         "assert abs(doc._.elmo - ref).max() < 1e-5, abs(doc._.elmo - ref).max()\n"
         "print(doc._.elmo.shape)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # see one_torch_thread in conftest.py
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().startswith("(3, ")
 
