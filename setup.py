@@ -27,7 +27,11 @@ setup(
         "tqdm>=4.0.0",
         "typer>=0.9.0",
     ],
-    extras_require={"test": ["pytest>=7.0.0"], "plot": ["matplotlib>=3.5.0"]},
+    extras_require={
+        # The pretraining perplexity plot needs matplotlib; the tests check that plot.
+        "pretrain": ["matplotlib>=3.5.0"],
+        "test": ["pytest>=7.0.0", "matplotlib>=3.5.0"],
+    },
     entry_points={
         # --- spaCy integration (owned by spacy_elmo/pipeline + spacy_elmo/models) ---
         "spacy_factories": [

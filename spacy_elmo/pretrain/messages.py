@@ -15,7 +15,7 @@ class PretrainWarnings(metaclass=ErrorsWithCodes):
         "{longest}); they were split into pieces of at most {max_chars} characters."
     )
     W303 = "'{path}' has no text and is skipped."
-    W304 = "matplotlib is not installed: {path} is not written. pip install matplotlib."
+    W304 = "matplotlib is not installed: {path} is not written. pip install 'spacy-elmo[pretrain]' (matplotlib)."
     W305 = (
         "'{path}' has {n_tokens} tokens longer than {max_chars} characters (binary junk or "
         "URLs?); they were cut to {max_chars} characters."
