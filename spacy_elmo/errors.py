@@ -120,6 +120,14 @@ class Errors(metaclass=ErrorsWithCodes):
         "State tensors have shape {found}; the model expects {expected}. Pass a state "
         "returned by this model (or None for zeros)."
     )
+    E112 = (
+        "Line {line} of '{path}' is not 'word<TAB>sense<TAB>sentence' with the word among the "
+        "sentence's whitespace-separated tokens: {text!r}. Fix the line or start it with '#'."
+    )
+    E113 = (
+        "The word {word!r} needs at least two senses and two occurrences of one sense to "
+        "compare within and across senses. Add sentences for it."
+    )
 
     # --- E2xx: spaCy integration --------------------------------------------------------
     E201 = (

@@ -23,6 +23,7 @@ from . import bench  # noqa: E402,F401
 from . import embed  # noqa: E402,F401
 from . import convert  # noqa: E402,F401
 from . import pretrain  # noqa: E402,F401
+from . import senses  # noqa: E402,F401
 
 
 def main() -> None:
