@@ -36,6 +36,12 @@ class Warnings(metaclass=ErrorsWithCodes):
         "batches held in the same batch row (AllenNLP/bilm-tf semantics). Use state='warm' "
         "for deterministic vectors."
     )
+    W003 = (
+        "An ELMo listener (upstream={upstream!r}) got no layers from an 'elmo' component and is "
+        "linked to none, so it runs the embedded default biLM. If the pipeline's 'elmo' "
+        "component loads other biLM files, put it before this component in the pipeline, keep "
+        "it out of [training] frozen_components, or use nlp.replace_listeners."
+    )
 
 
 class Errors(metaclass=ErrorsWithCodes):

@@ -9,11 +9,13 @@ back into the biLM. When nothing was received for a batch (a listener used on it
 through the embedded default biLM.
 """
 
+import warnings
 from typing import Callable, Iterable, List, Optional, Tuple
 
 from spacy.tokens import Doc
 from thinc.api import Model, chain
 
+from ..errors import Warnings
 from .layers import build_elmo_layers_v1
 from .types import LayersOutT, VectorsOutT
 
@@ -58,6 +60,7 @@ class ElmoListenerNode(Model):
         if self.upstream_layers is not None:
             return self.upstream_layers.predict(docs)
         if self._fallback is None:
+            warnings.warn(Warnings.W003.format(upstream=self.upstream_name))
             self._fallback = build_elmo_layers_v1()
         return self._fallback.predict(docs)
 

@@ -143,8 +143,9 @@ def test_listener_standalone_uses_default_model():
     listener = build_elmo_listener_v1(mix=build_scalar_mix_v1(n_layers=3))
     nlp = spacy.blank("en")
     docs = [nlp("No elmo component here ."), nlp("")]
-    listener.initialize(X=docs)
-    out = listener.predict(docs)
+    with pytest.warns(UserWarning, match=r"\[W003\].*embedded default biLM"):
+        listener.initialize(X=docs)
+        out = listener.predict(docs)
     ref = ElmoEmbedder(*default_model_paths()).embed_sentence([t.text for t in docs[0]]).mean(0)
     assert out[1].shape == (0, ref.shape[1])
     np.testing.assert_allclose(out[0], ref, atol=1e-5)
@@ -165,3 +166,4 @@ def test_mix_width_mismatch_is_reported(make_nlp):
     listener = build_elmo_listener_v1(mix=build_scalar_mix_v1(n_layers=4))
     with pytest.raises(ValueError, match="E108"):
         listener.predict([doc])
+
