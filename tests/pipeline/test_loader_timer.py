@@ -6,7 +6,7 @@ import spacy
 from spacy.training import Example
 from spacy.util import load_config, load_model_from_config
 
-from .conftest import TINY
+from ..spacy_fixtures import TINY
 
 CONFIGS = Path(__file__).parents[2] / "configs"
 

@@ -7,7 +7,7 @@ import tarfile
 import numpy as np
 import spacy
 
-from .conftest import TINY
+from ..spacy_fixtures import TINY
 
 TEXTS = ["Serialization keeps every bit .", "A second , slightly longer text about ELMo vectors ."]
 

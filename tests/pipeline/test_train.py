@@ -10,7 +10,7 @@ from spacy.training import Example
 
 from spacy_elmo.data.convert import convert_file
 
-from .conftest import DATA
+from ..spacy_fixtures import DATA
 
 CONFIGS = Path(__file__).parents[2] / "configs"
 
