@@ -3,15 +3,28 @@
 Both directions run in the same time loop as batched matrix products over a leading
 direction axis of size 2. The backward direction is handed its rows already reversed in
 time, so every direction runs "forwards" here. The input GEMM of a layer does not depend on
-the recurrence and runs once over all timesteps before the loop.
+the recurrence and runs for many timesteps at once before their steps.
+
+There are two loops with the same numerics. Under autograd, :func:`lstm_step` builds the
+graph out of place. Without autograd (``torch.no_grad``, ``inference_mode`` or frozen
+weights), :meth:`ElmoLstm._layer_inference` updates preallocated buffers in place and runs
+the input GEMM on real positions only, never on padding.
 """
-from typing import List, NamedTuple, Optional, Tuple
+
+from typing import Callable, List, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import ElmoInputError, Errors
 from .config import LSTMConfig
+
+# Input pre-activations held at once: 2^22 floats (16 MiB). At D = 4096 that is 64 rows
+# per direction, enough for the GEMM to run at full speed.
+_XW_BLOCK_ELEMENTS = 1 << 22
+
+# layer(l, x, h, c) -> (h_seq, h, c): one layer, both directions; see :func:`stack_layers`.
+LayerFn = Callable[[int, Tensor, Tensor, Tensor], Tuple[Tensor, Tensor, Tensor]]
 
 
 class LSTMState(NamedTuple):
@@ -35,12 +48,77 @@ class LSTMState(NamedTuple):
         return LSTMState(self.h.detach(), self.c.detach())
 
 
+def lstm_step(
+    xw_t: Tensor,
+    h: Tensor,
+    c: Tensor,
+    W_h: Tensor,
+    W_p: Tensor,
+    *,
+    cell_clip: Optional[float],
+    proj_clip: Optional[float],
+) -> Tuple[Tensor, Tensor]:
+    """One timestep of both directions, out of place (autograd-safe; elmo-format.md §7).
+
+    :param xw_t: Input pre-activations, biases included, TF gate order i, j, f, o.
+        *Shape:* ``(2, n, 4D)``.
+    :param h: Previous projected output. *Shape:* ``(2, n, P)``.
+    :param c: Previous cell. *Shape:* ``(2, n, D)``.
+    :param W_h: Recurrent weight. *Shape:* ``(2, P, 4D)``.
+    :param W_p: Projection. *Shape:* ``(2, D, P)``.
+    :param cell_clip: Clip of ``|c|`` before the output tanh (falsy: none).
+    :param proj_clip: Clip of ``|h|`` after the projection (falsy: none).
+    :returns: The new ``h`` (*Shape:* ``(2, n, P)``) and ``c`` (*Shape:* ``(2, n, D)``), both
+        clipped: the carried state is the clipped one.
+    """
+    z = torch.baddbmm(xw_t, h, W_h)  # (2, n, 4D)
+    i, j, f, o = z.chunk(4, dim=2)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(j)
+    if cell_clip:
+        c = c.clamp(-cell_clip, cell_clip)
+    h = torch.bmm(torch.sigmoid(o) * torch.tanh(c), W_p)  # (2, n, P)
+    if proj_clip:
+        h = h.clamp(-proj_clip, proj_clip)
+    return h, c
+
+
+def stack_layers(
+    x: Tensor, state: LSTMState, layer: LayerFn, *, use_skip_connections: bool
+) -> Tuple[Tensor, LSTMState]:
+    """Run the layers bottom-up, each on the previous layer's output, with a residual
+    connection around every layer but the first (elmo-format.md §8).
+
+    :param x: Time-major inputs of layer 0. *Shape:* ``(2, T, B, P)``.
+    :param state: Initial state of every layer.
+    :param layer: ``layer(l, x, h, c)`` runs layer ``l`` on ``x`` from ``h``
+        (*Shape:* ``(2, B, P)``) and ``c`` (*Shape:* ``(2, B, D)``) and returns its outputs
+        (*Shape:* ``(2, T, B, P)``) and final ``h`` and ``c``.
+    :param use_skip_connections: Add each layer's input to its output (from layer 1).
+    :returns: The outputs of every layer, residuals included.
+        *Shape:* ``(n_layers, 2, B, T, P)``. And the final state of every layer.
+    """
+    outputs: List[Tensor] = []
+    final_h: List[Tensor] = []
+    final_c: List[Tensor] = []
+    for l in range(state.h.shape[0]):
+        h_seq, h_l, c_l = layer(l, x, state.h[l], state.c[l])
+        if l > 0 and use_skip_connections:
+            h_seq = h_seq + x
+        outputs.append(h_seq)
+        final_h.append(h_l)
+        final_c.append(c_l)
+        x = h_seq
+    out = torch.stack(outputs).transpose(2, 3)  # (L, 2, B, T, P)
+    return out, LSTMState(torch.stack(final_h), torch.stack(final_c))
+
+
 class ElmoLstm(nn.Module):
     """``n_layers`` LSTM layers with projection per direction (Peters et al., 2018).
 
     Parameters keep the file's layout and TF gate order (i, j, f, o) so that loading and
     saving are exact copies; the forget-gate bias of +1, which TF adds at run time and never
-    stores, is added at run time here too.
+    stores, is added at run time here too. No derived copy of the weights is cached, so
+    nothing can go stale when they change.
     """
 
     def __init__(self, *, config: LSTMConfig, device: Optional[torch.device] = None):
@@ -72,14 +150,25 @@ class ElmoLstm(nn.Module):
         with torch.no_grad():
             for l in range(self.config.n_layers):
                 for w in (self.input_weight[l], self.recurrent_weight[l]):
-                    nn.init.uniform_(w, -(1.0 / P) ** 0.5, (1.0 / P) ** 0.5)
+                    nn.init.uniform_(w, -((1.0 / P) ** 0.5), (1.0 / P) ** 0.5)
                 self.bias[l].zero_()
-                nn.init.uniform_(self.proj_weight[l], -(1.0 / D) ** 0.5, (1.0 / D) ** 0.5)
+                nn.init.uniform_(self.proj_weight[l], -((1.0 / D) ** 0.5), (1.0 / D) ** 0.5)
 
     def zero_state(self, batch_size: int) -> LSTMState:
         L, P, D = self.config.n_layers, self.config.projection_dim, self.config.dim
         w = self.proj_weight[0]
         return LSTMState(w.new_zeros(L, 2, batch_size, P), w.new_zeros(L, 2, batch_size, D))
+
+    def needs_autograd(self, inputs: Tensor, state: Optional[LSTMState] = None) -> bool:
+        """Whether a forward pass on ``inputs`` and ``state`` must record a graph: grad mode
+        is on and the inputs, the state or a parameter requires grad."""
+        if not torch.is_grad_enabled():
+            return False
+        if inputs.requires_grad or (
+            state is not None and (state.h.requires_grad or state.c.requires_grad)
+        ):
+            return True
+        return any(p.requires_grad for p in self.parameters())
 
     def forward(
         self, inputs: Tensor, lengths: Tensor, state: Optional[LSTMState] = None
@@ -90,7 +179,7 @@ class ElmoLstm(nn.Module):
             their length. Positions past a row's length must be zero.
             *Shape:* ``(2, batch_size, T, P)``.
         :param lengths: Row lengths, sorted in descending order. *Shape:* ``(batch_size,)``.
-        :param state: Initial state (``None`` for zeros).
+        :param state: Initial state (``None`` for zeros). Never modified.
         :returns: The outputs of every layer, residual connections included, zero past each
             row's length. *Shape:* ``(n_layers, 2, batch_size, T, P)``. And the final state of
             every row: the state after its last valid step.
@@ -115,51 +204,48 @@ class ElmoLstm(nn.Module):
         lengths_list = lengths.tolist()
         n_active = [sum(1 for n in lengths_list if n > t) for t in range(T)]
         x = inputs.transpose(1, 2)  # (2, T, B, P): time-major keeps a step's rows contiguous
-        outputs: List[Tensor] = []
-        final_h: List[Tensor] = []
-        final_c: List[Tensor] = []
-        for l in range(cfg.n_layers):
-            h_seq, h_l, c_l = self._layer(l, x, n_active, state.h[l], state.c[l])
-            if l > 0 and cfg.use_skip_connections:
-                h_seq = h_seq + x
-            outputs.append(h_seq)
-            final_h.append(h_l)
-            final_c.append(c_l)
-            x = h_seq
-        out = torch.stack(outputs).transpose(2, 3)  # (L, 2, B, T, P)
-        return out, LSTMState(torch.stack(final_h), torch.stack(final_c))
+        run = self._layer_inference if not self.needs_autograd(inputs, state) else self._layer
+        return stack_layers(
+            x,
+            state,
+            lambda l, x_l, h, c: run(l, x_l, n_active, h, c),
+            use_skip_connections=cfg.use_skip_connections,
+        )
 
     def _layer(
         self, l: int, x: Tensor, n_active: List[int], h: Tensor, c: Tensor
     ) -> Tuple[Tensor, Tensor, Tensor]:
-        """One layer, both directions. ``x``: (2, T, B, P); ``h``: (2, B, P); ``c``: (2, B, D)."""
+        """One layer, both directions, with autograd. ``x``: (2, T, B, P); ``h``: (2, B, P);
+        ``c``: (2, B, D). Returns the outputs (2, T, B, P) and the final ``h`` and ``c``."""
         _, T, B, P = x.shape
         D = self.config.dim
-        cell_clip, proj_clip = self.config.cell_clip, self.config.proj_clip
         W_h, W_p = self.recurrent_weight[l], self.proj_weight[l]
         bias = (self.bias[l] + self.forget_bias).unsqueeze(1)  # (2, 1, 4D)
         # The input GEMM does not depend on the recurrence: run it for a block of timesteps
         # at once (blocks bound the memory of the (2, T, B, 4D) pre-activations).
-        block = max(1, (1 << 22) // max(1, 2 * B * 4 * D))
+        block = max(1, _XW_BLOCK_ELEMENTS // max(1, 2 * B * 4 * D))
         xw = x.new_empty(0)
         steps: List[Tensor] = []
         for t in range(T):
             if t % block == 0:
                 tb = min(block, T - t)
-                xw = torch.baddbmm(bias, x[:, t : t + tb].reshape(2, tb * B, P), self.input_weight[l])
+                xw = torch.baddbmm(
+                    bias, x[:, t : t + tb].reshape(2, tb * B, P), self.input_weight[l]
+                )
                 xw = xw.view(2, tb, B, 4 * D)
             n = n_active[t]
             if n == 0:
                 steps.append(x.new_zeros(2, B, P))
                 continue
-            z = torch.baddbmm(xw[:, t % block, :n], h[:, :n], W_h)  # (2, n, 4D), TF order i j f o
-            i, j, f, o = z.chunk(4, dim=2)
-            c_new = torch.sigmoid(f) * c[:, :n] + torch.sigmoid(i) * torch.tanh(j)
-            if cell_clip:
-                c_new = c_new.clamp(-cell_clip, cell_clip)
-            h_new = torch.bmm(torch.sigmoid(o) * torch.tanh(c_new), W_p)  # (2, n, P)
-            if proj_clip:
-                h_new = h_new.clamp(-proj_clip, proj_clip)
+            h_new, c_new = lstm_step(
+                xw[:, t % block, :n],
+                h[:, :n],
+                c[:, :n],
+                W_h,
+                W_p,
+                cell_clip=self.config.cell_clip,
+                proj_clip=self.config.proj_clip,
+            )
             if n < B:
                 # Finished rows keep their last state and output zeros from here on.
                 steps.append(torch.cat([h_new, x.new_zeros(2, B - n, P)], dim=1))
@@ -171,3 +257,72 @@ class ElmoLstm(nn.Module):
         if not steps:
             return x.new_zeros(2, 0, B, P), h, c
         return torch.stack(steps, dim=1), h, c  # (2, T, B, P)
+
+    def _layer_inference(
+        self, l: int, x: Tensor, n_active: List[int], h0: Tensor, c0: Tensor
+    ) -> Tuple[Tensor, Tensor, Tensor]:
+        """:meth:`_layer` without autograd: the same products in the same order, computed in
+        place in preallocated buffers; the input GEMM skips padding positions.
+
+        ``x``: (2, T, B, P); ``h0``: (2, B, P); ``c0``: (2, B, D) (not modified). Returns the
+        outputs (2, T, B, P), zero past each row's length, and the final ``h`` and ``c``.
+        """
+        _, T, B, P = x.shape
+        D = self.config.dim
+        cell_clip, proj_clip = self.config.cell_clip, self.config.proj_clip
+        W_x, W_h, W_p = self.input_weight[l], self.recurrent_weight[l], self.proj_weight[l]
+        h, c = h0.clone(), c0.clone()  # (2, B, P), (2, B, D); finished rows stay in place
+        out = x.new_zeros(2, T, B, P)
+        n_steps = sum(1 for n in n_active if n > 0)  # active rows are a prefix, so are steps
+        if n_steps == 0:
+            return out, h, c
+        bias = (self.bias[l] + self.forget_bias).unsqueeze(1)  # (2, 1, 4D)
+        # Real positions only, packed time-major: step t's rows follow step t - 1's.
+        start = [0]
+        for n in n_active[:n_steps]:
+            start.append(start[-1] + n)
+        row = torch.arange(B, device=x.device)
+        n_t = torch.tensor(n_active[:n_steps], device=x.device)
+        index = (torch.arange(n_steps, device=x.device)[:, None] * B + row).masked_select(
+            row < n_t[:, None]
+        )  # (R,): t * B + b for every real position, time-major
+        x_packed = x.reshape(2, T * B, P).index_select(1, index)  # (2, R, P)
+        max_rows = max(n_active[0], _XW_BLOCK_ELEMENTS // (2 * 4 * D))
+        xw_buf = x.new_empty(2 * max_rows * 4 * D)
+        h_buf = x.new_empty(2 * n_active[0] * P)
+        xw = xw_buf[:0].view(2, 0, 4 * D)
+        block_start = 0  # first packed row of the current block
+        for t in range(n_steps):
+            n = n_active[t]
+            if start[t + 1] > block_start + xw.shape[1]:
+                # Next block: as many whole steps as fit in max_rows, at least one.
+                block_start = start[t]
+                end = t + 1
+                while end < n_steps and start[end + 1] - block_start <= max_rows:
+                    end += 1
+                rows = start[end] - block_start
+                xw = xw_buf[: 2 * rows * 4 * D].view(2, rows, 4 * D)
+                torch.baddbmm(bias, x_packed[:, block_start : start[end]], W_x, out=xw)
+            z = xw[:, start[t] - block_start : start[t + 1] - block_start]  # (2, n, 4D)
+            z.baddbmm_(h[:, :n], W_h)  # TF gate order i j f o
+            # The gates stay in the file's order: one more in-place call on a strided slice
+            # measured no slower than permuting the weights to i f o j, and needs no permuted
+            # copy (268 MB at full size) to keep in sync with the parameters.
+            i, j, fo = z[..., :D], z[..., D : 2 * D], z[..., 2 * D :]
+            i.sigmoid_()
+            j.tanh_()
+            fo.sigmoid_()
+            f, o = fo[..., :D], fo[..., D:]
+            cn = c[:, :n]
+            # c = f * c + i * j, rounded as in lstm_step (not fused into one addcmul).
+            cn.mul_(f).add_(i.mul_(j))
+            if cell_clip:
+                cn.clamp_(-cell_clip, cell_clip)
+            m = torch.tanh(cn, out=j).mul_(o)  # j's slot is free: o * tanh(c)
+            hn = h_buf[: 2 * n * P].view(2, n, P)
+            torch.bmm(m, W_p, out=hn)
+            if proj_clip:
+                hn.clamp_(-proj_clip, proj_clip)
+            h[:, :n] = hn
+            out[:, t, :n] = hn
+        return out, h, c

@@ -1,0 +1,180 @@
+"""The in-place inference loop of ElmoLstm against its autograd loop."""
+
+from typing import List, Optional, Tuple
+
+import pytest
+import torch
+
+from spacy_elmo.pytorch import lstm as lstm_module
+from spacy_elmo.pytorch.config import LSTMConfig
+from spacy_elmo.pytorch.lstm import ElmoLstm, LSTMState
+
+P, D = 6, 16
+
+
+def _lstm(**kwargs) -> ElmoLstm:
+    torch.manual_seed(0)
+    cfg = dict(dim=D, projection_dim=P, n_layers=2, cell_clip=1.0, proj_clip=1.0)
+    cfg.update(kwargs)
+    lstm = ElmoLstm(config=LSTMConfig(**cfg))
+    with torch.no_grad():
+        for b in lstm.bias:  # the initialisation leaves the biases at zero
+            b.uniform_(-1.0, 1.0)
+    return lstm
+
+
+def _inputs(lengths: List[int], T: Optional[int] = None, seed: int = 1) -> torch.Tensor:
+    """(2, B, T, P) with zeros past each row's length, as ElmoLstm requires."""
+    g = torch.Generator().manual_seed(seed)
+    T = max(lengths, default=0) if T is None else T
+    x = torch.randn(2, len(lengths), T, P, generator=g) * 2
+    for b, n in enumerate(lengths):
+        x[:, b, n:] = 0
+    return x
+
+
+def _state(B: int, seed: int = 2) -> LSTMState:
+    g = torch.Generator().manual_seed(seed)
+    return LSTMState(torch.randn(2, 2, B, P, generator=g), torch.randn(2, 2, B, D, generator=g))
+
+
+def _fast(lstm, x, lengths, state, monkeypatch) -> Tuple[torch.Tensor, LSTMState]:
+    """The inference loop; fails if the autograd loop runs."""
+
+    def fail(*args):
+        raise AssertionError("the autograd loop ran under no_grad")
+
+    with monkeypatch.context() as m, torch.no_grad():
+        m.setattr(lstm, "_layer", fail)
+        return lstm(x, torch.tensor(lengths), state)
+
+
+def _autograd(lstm, x, lengths, state) -> Tuple[torch.Tensor, LSTMState]:
+    out, final = lstm(x, torch.tensor(lengths), state)
+    if max(lengths, default=0) > 0:  # the parameters require grad: the autograd loop ran
+        assert out.requires_grad
+    return out.detach(), final.detach()
+
+
+def _assert_same(a: Tuple[torch.Tensor, LSTMState], b: Tuple[torch.Tensor, LSTMState]) -> None:
+    torch.testing.assert_close(a[0], b[0], atol=1e-6, rtol=0)
+    torch.testing.assert_close(a[1].h, b[1].h, atol=1e-6, rtol=0)
+    torch.testing.assert_close(a[1].c, b[1].c, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [[5, 5, 5], [7, 4, 4, 2, 1], [6, 3, 1, 0], [1], [0, 0], [9, 1, 1, 1, 1, 1, 0, 0]],
+    ids=["equal", "ragged", "with-empty", "one-step", "all-empty", "long-tail"],
+)
+@pytest.mark.parametrize("with_state", [False, True], ids=["zero-state", "state"])
+@pytest.mark.parametrize(
+    "config",
+    [{}, {"cell_clip": None, "proj_clip": None}, {"use_skip_connections": False}],
+    ids=["clip", "noclip", "noskip"],
+)
+def test_inference_matches_autograd(lengths, with_state, config, monkeypatch):
+    lstm = _lstm(**config)
+    x = _inputs(lengths)
+    state = _state(len(lengths)) if with_state else None
+    before = None if state is None else (state.h.clone(), state.c.clone())
+    fast = _fast(lstm, x, lengths, state, monkeypatch)
+    ref = _autograd(lstm, x, lengths, state)
+    _assert_same(fast, ref)
+    assert fast[0].shape == (2, 2, len(lengths), x.shape[2], P)
+    for b, n in enumerate(lengths):
+        assert not fast[0][:, :, b, n:].any()  # zeros past each row's length
+        if n == 0:  # a row that never runs keeps its initial state
+            init = lstm.zero_state(len(lengths)) if state is None else state
+            torch.testing.assert_close(fast[1].h[:, :, b], init.h[:, :, b], atol=0, rtol=0)
+            torch.testing.assert_close(fast[1].c[:, :, b], init.c[:, :, b], atol=0, rtol=0)
+    if state is not None:  # the caller's state is not updated in place
+        assert torch.equal(state.h, before[0]) and torch.equal(state.c, before[1])
+
+
+@pytest.mark.parametrize("block_rows", [1, 2, 3, 5, 7])
+def test_input_gemm_in_blocks(block_rows, monkeypatch):
+    """Pre-activation blocks smaller than the batch and not aligned to steps (the full-size
+    model holds 64 rows per direction)."""
+    monkeypatch.setattr(lstm_module, "_XW_BLOCK_ELEMENTS", 2 * 4 * D * block_rows)
+    lstm = _lstm()
+    lengths = [7, 4, 4, 2, 1, 0]
+    x = _inputs(lengths, T=8)
+    state = _state(len(lengths))
+    _assert_same(_fast(lstm, x, lengths, state, monkeypatch), _autograd(lstm, x, lengths, state))
+
+
+def test_padding_longer_than_every_row(monkeypatch):
+    """T larger than the longest row, and T = 0."""
+    lstm = _lstm()
+    for lengths, T in (([3, 2], 6), ([2, 0], 0), ([0], 3)):
+        lengths = [min(n, T) for n in lengths]
+        x = _inputs(lengths, T=T)
+        _assert_same(_fast(lstm, x, lengths, None, monkeypatch), _autograd(lstm, x, lengths, None))
+
+
+def test_states_chain(monkeypatch):
+    """Two chunks with the state carried equal one run over the joined rows (stateful mode),
+    with each row's state taken after its own last step, on both loops. Both directions run
+    their rows as given (the caller reverses the backward rows)."""
+    lstm = _lstm()
+    first, second = [4, 3, 2, 1], [3, 2, 0, 0]
+    joined = [a + b for a, b in zip(first, second)]
+    x1, x2 = _inputs(first, seed=3), _inputs(second, seed=4)
+    x = torch.zeros(2, 4, max(joined), P)
+    for b, (n1, n2) in enumerate(zip(first, second)):
+        x[:, b, :n1], x[:, b, n1 : n1 + n2] = x1[:, b, :n1], x2[:, b, :n2]
+    state = _state(4)
+    whole = _fast(lstm, x, joined, state, monkeypatch)
+    _assert_same(whole, _autograd(lstm, x, joined, state))
+    out1, st1 = _fast(lstm, x1, first, state, monkeypatch)
+    out2, st2 = _fast(lstm, x2, second, st1, monkeypatch)
+    ref1 = _autograd(lstm, x1, first, state)
+    _assert_same((out1, st1), ref1)
+    _assert_same((out2, st2), _autograd(lstm, x2, second, ref1[1]))
+    for b, (n1, n2) in enumerate(zip(first, second)):
+        torch.testing.assert_close(out1[:, :, b, :n1], whole[0][:, :, b, :n1], atol=1e-6, rtol=0)
+        torch.testing.assert_close(
+            out2[:, :, b, :n2], whole[0][:, :, b, n1 : n1 + n2], atol=1e-6, rtol=0
+        )
+    torch.testing.assert_close(st2.h, whole[1].h, atol=1e-6, rtol=0)
+    torch.testing.assert_close(st2.c, whole[1].c, atol=1e-6, rtol=0)
+
+
+def test_path_selection():
+    """The inference loop runs whenever no graph is needed: no_grad, inference_mode, frozen
+    weights; the autograd loop as soon as anything requires grad."""
+    lstm = _lstm()
+    lengths = [4, 2]
+    x = _inputs(lengths)
+    ref = _autograd(lstm, x, lengths, None)
+    with torch.inference_mode():
+        _assert_same(lstm(x, torch.tensor(lengths)), ref)
+    lstm.requires_grad_(False)
+    assert not lstm.needs_autograd(x)
+    out, _ = lstm(x, torch.tensor(lengths))
+    assert not out.requires_grad
+    torch.testing.assert_close(out, ref[0], atol=1e-6, rtol=0)
+    # Gradients to the inputs or to the state of frozen weights still need the graph.
+    x_req = x.clone().requires_grad_(True)
+    assert lstm.needs_autograd(x_req)
+    out, _ = lstm(x_req, torch.tensor(lengths))
+    (g,) = torch.autograd.grad(out.sum(), x_req)
+    assert g[:, 0].abs().sum() > 0 and not g[:, 1, 2:].any()
+    state = _state(2)
+    state = LSTMState(state.h.requires_grad_(True), state.c)
+    assert lstm.needs_autograd(x, state)
+
+
+def test_weights_changed_in_place_are_used(monkeypatch):
+    """Nothing derived from the weights is cached between calls."""
+    lstm = _lstm()
+    lengths = [3, 1]
+    x = _inputs(lengths)
+    before = _fast(lstm, x, lengths, None, monkeypatch)
+    with torch.no_grad():
+        lstm.recurrent_weight[1].mul_(0.5)
+        lstm.bias[0][1].add_(0.3)
+    after = _fast(lstm, x, lengths, None, monkeypatch)
+    assert not torch.allclose(before[0], after[0])
+    _assert_same(after, _autograd(lstm, x, lengths, None))
