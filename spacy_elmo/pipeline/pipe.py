@@ -175,6 +175,11 @@ class Elmo(TrainablePipe):
         self.model.attrs["replace_listener_cfg"] = _ReplaceListenerCfg(weakref.ref(self))
         install_extensions()
 
+    def __setstate__(self, state: Any) -> None:
+        # TrainablePipe is a Cython class: its generated unpickler hands us its own state.
+        self.__setstate_cython__(state)
+        self.model.attrs["replace_listener_cfg"] = _ReplaceListenerCfg(weakref.ref(self))
+
     def _configure(self, options_file, weight_file) -> None:
         settings = {k: self.cfg[k] for k in DEFAULTS}
         configure_elmo_layers(
@@ -381,14 +386,19 @@ class _ReplaceListenerCfg:
     """For ``nlp.replace_listeners``: the downstream tok2vec config with ``layers`` set in
     every ``ElmoListener.v1`` section."""
 
-    def __init__(self, component_ref: "weakref.ref[Elmo]") -> None:
+    def __init__(self, component_ref: Optional["weakref.ref[Elmo]"]) -> None:
         self.component_ref = component_ref
+
+    def __reduce__(self):
+        # A weakref cannot be pickled (nlp.pipe(n_process=...) under "spawn" pickles the
+        # pipeline); the unpickled component links itself again in __setstate__.
+        return (_ReplaceListenerCfg, (None,))
 
     def __call__(
         self, elmo_model_cfg: Dict[str, Any], listener_cfg: Dict[str, Any]
     ) -> Dict[str, Any]:
-        component = self.component_ref()
-        assert component is not None
+        component = None if self.component_ref is None else self.component_ref()
+        assert component is not None, "the elmo component was garbage collected"
         return _replace_in_cfg(dict(listener_cfg), component.standalone_layers_config())
 
 

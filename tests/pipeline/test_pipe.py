@@ -200,6 +200,28 @@ def test_n_process(make_nlp):
         np.testing.assert_allclose(doc._.elmo, r, atol=1e-5)
 
 
+def test_n_process_spawn(make_nlp):
+    """Under "spawn" the pipeline is pickled into the workers (spaCy#6662-style failures)."""
+    import multiprocessing
+
+    nlp = make_nlp()
+    texts = ["A bank by the river .", "The bank raised rates .", "", "Play it again ."]
+    ref = [nlp(t)._.elmo for t in texts]
+    method = multiprocessing.get_start_method()
+    multiprocessing.set_start_method("spawn", force=True)
+    try:
+        docs = list(nlp.pipe(texts, n_process=2, batch_size=1))
+    finally:
+        multiprocessing.set_start_method(method, force=True)
+    for doc, r in zip(docs, ref):
+        np.testing.assert_allclose(doc._.elmo, r, atol=1e-5)
+    # The unpickled component can still hand its config to replace_listeners.
+    import pickle
+
+    elmo = pickle.loads(pickle.dumps(nlp.get_pipe("elmo")))
+    assert elmo.model.attrs["replace_listener_cfg"].component_ref() is elmo
+
+
 def test_cleanup_component(make_nlp):
     nlp = make_nlp(store_layers=True)
     nlp.add_pipe("elmo_cleanup")
