@@ -13,7 +13,7 @@ from typing import List, Optional, Tuple
 import torch
 from torch import Tensor
 
-from ..pytorch.lstm import ElmoLstm, LSTMState
+from ..pytorch.lstm import ElmoLstm, LSTMState, lstm_step, stack_layers
 
 
 def lstm_window(
@@ -31,32 +31,19 @@ def lstm_window(
     D = cfg.dim
     if state is None:
         state = lstm.zero_state(B)
-    x = inputs.transpose(1, 2)  # (2, U, B, P)
-    outputs: List[Tensor] = []
-    final_h: List[Tensor] = []
-    final_c: List[Tensor] = []
-    for l in range(cfg.n_layers):
-        h, c = state.h[l], state.c[l]
+    if not lstm.needs_autograd(inputs, state):
+        # Nothing to backpropagate (held-out evaluation): ElmoLstm's in-place loop.
+        return lstm(inputs, torch.full((B,), U, dtype=torch.long), state)
+
+    def layer(l: int, x: Tensor, h: Tensor, c: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         bias = (lstm.bias[l] + lstm.forget_bias).unsqueeze(1)  # (2, 1, 4D)
         xw = torch.baddbmm(bias, x.reshape(2, U * B, P), lstm.input_weight[l])
         W_h, W_p = lstm.recurrent_weight[l], lstm.proj_weight[l]
         steps: List[Tensor] = []
         for xw_t in xw.view(2, U, B, 4 * D).unbind(1):  # (2, B, 4D)
-            z = torch.baddbmm(xw_t, h, W_h)  # TF gate order i j f o
-            i, j, f, o = z.chunk(4, dim=2)
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(j)
-            if cfg.cell_clip:
-                c = c.clamp(-cfg.cell_clip, cfg.cell_clip)
-            h = torch.bmm(torch.sigmoid(o) * torch.tanh(c), W_p)  # (2, B, P)
-            if cfg.proj_clip:
-                h = h.clamp(-cfg.proj_clip, cfg.proj_clip)
+            h, c = lstm_step(xw_t, h, c, W_h, W_p, cell_clip=cfg.cell_clip, proj_clip=cfg.proj_clip)
             steps.append(h)
-        h_seq = torch.stack(steps, dim=1)  # (2, U, B, P)
-        if l > 0 and cfg.use_skip_connections:
-            h_seq = h_seq + x
-        outputs.append(h_seq)
-        final_h.append(h)
-        final_c.append(c)
-        x = h_seq
-    out = torch.stack(outputs).transpose(2, 3)  # (L, 2, B, U, P)
-    return out, LSTMState(torch.stack(final_h), torch.stack(final_c))
+        return torch.stack(steps, dim=1), h, c  # (2, U, B, P)
+
+    x = inputs.transpose(1, 2)  # (2, U, B, P)
+    return stack_layers(x, state, layer, use_skip_connections=cfg.use_skip_connections)

@@ -1,4 +1,5 @@
 """Character CNN: context-independent token vectors from characters (elmo-format.md §5)."""
+
 from typing import Optional
 
 import torch
@@ -6,6 +7,22 @@ from torch import Tensor, nn
 
 from .config import CharCNNConfig
 from .highway import Highway
+
+
+def conv_windows(x: Tensor, conv: nn.Conv1d) -> Tensor:
+    """A VALID convolution as one GEMM over all windows (faster than ``Conv1d`` on CPU for
+    these narrow inputs): windows ``(N * (C - w + 1), w * e) @ (w * e, n)``.
+
+    :param x: Character embeddings. *Shape:* ``(N, C, e)``.
+    :param conv: The filter bank: ``weight`` *Shape:* ``(n, e, w)``, ``bias`` *Shape:* ``(n,)``.
+    :returns: The filter outputs of every window, before pooling.
+        *Shape:* ``(N, C - w + 1, n)``.
+    """
+    N, C, e = x.shape
+    n, _, w = conv.weight.shape
+    windows = x.unfold(1, w, 1).transpose(2, 3).reshape(N * (C - w + 1), w * e)
+    kernel = conv.weight.permute(2, 1, 0).reshape(w * e, n)
+    return torch.addmm(conv.bias, windows, kernel).view(N, C - w + 1, n)
 
 
 class CharCNN(nn.Module):
@@ -28,9 +45,7 @@ class CharCNN(nn.Module):
         e = config.embedding_dim
         # Row 0 is the padding id and stays zero; the file stores rows 1..261.
         self.char_embed = nn.Parameter(torch.empty(config.n_characters, e, device=device))
-        self.convs = nn.ModuleList(
-            [nn.Conv1d(e, n, w, device=device) for w, n in config.filters]
-        )
+        self.convs = nn.ModuleList([nn.Conv1d(e, n, w, device=device) for w, n in config.filters])
         F = config.n_filters
         self.highway = Highway(width=F, n_layers=config.n_highway, device=device)
         # [in, out] as in the file.
@@ -61,17 +76,15 @@ class CharCNN(nn.Module):
         if char_ids.shape[0] == 0:
             return self.proj_weight.new_zeros((0, self.output_dim))
         x = nn.functional.embedding(char_ids, self.char_embed)  # (N, 50, e)
-        N, C, e = x.shape
-        pooled = []
-        for conv in self.convs:
-            # A VALID convolution as one GEMM over all windows (faster than Conv1d on CPU for
-            # these narrow inputs): windows (N * (C - w + 1), w * e) @ (w * e, n).
-            n, _, w = conv.weight.shape
-            windows = x.unfold(1, w, 1).transpose(2, 3).reshape(N * (C - w + 1), w * e)
-            kernel = conv.weight.permute(2, 1, 0).reshape(w * e, n)
-            y = torch.addmm(conv.bias, windows, kernel).view(N, C - w + 1, n)
-            # Max over every window, including those over end-of-word and char-pad slots.
-            pooled.append(y.amax(dim=1))  # (N, n)
-        h = self._activation(torch.cat(pooled, dim=1))  # (N, F)
-        h = self.highway(h)
+        # Max over every window, including those over end-of-word and char-pad slots.
+        pooled = [conv_windows(x, conv).amax(dim=1) for conv in self.convs]  # (N, n) each
+        return self.project_pooled(torch.cat(pooled, dim=1))
+
+    def project_pooled(self, pooled: Tensor) -> Tensor:
+        """Activation, highway layers and projection of the max-pooled filter outputs.
+
+        :param pooled: *Shape:* ``(N, F)``.
+        :returns: Token vectors. *Shape:* ``(N, P)``.
+        """
+        h = self.highway(self._activation(pooled))  # (N, F)
         return torch.addmm(self.proj_bias, h, self.proj_weight)  # (N, P)

@@ -178,3 +178,17 @@ def test_weights_changed_in_place_are_used(monkeypatch):
     after = _fast(lstm, x, lengths, None, monkeypatch)
     assert not torch.allclose(before[0], after[0])
     _assert_same(after, _autograd(lstm, x, lengths, None))
+
+
+def test_pretraining_window_without_grad():
+    """The pretraining window (held-out evaluation runs it under no_grad) takes the
+    inference loop there and gives what its training loop gives."""
+    from spacy_elmo.pretrain.lstm_window import lstm_window
+
+    lstm = _lstm()
+    x, state = _inputs([5, 5, 5]), _state(3)
+    with torch.no_grad():
+        fast = lstm_window(lstm, x, state)
+    out, final = lstm_window(lstm, x, state)
+    assert out.requires_grad and not fast[0].requires_grad
+    _assert_same(fast, (out.detach(), final.detach()))
