@@ -67,12 +67,7 @@ def load_checkpoint_model(run_dir: Union[str, Path]) -> Dict[str, Any]:
     sm = shared["softmax"]
     model = BiLMLanguageModel(
         bilm=ELMoBiLM(arch),
-        softmax=SharedSoftmax(
-            input_dim=sm["input_dim"],
-            n_words=sm["n_words"],
-            cutoffs=sm["cutoffs"],
-            div_value=sm["div_value"],
-        ),
+        softmax=SharedSoftmax.from_spec(sm),
     )
     model.load_state_dict(shared["model"])
     model.eval()
@@ -126,12 +121,7 @@ def load_exported(directory: Union[str, Path]) -> Dict[str, Any]:
         raise ElmoInputError(Errors.E305.format(path=directory, missing=", ".join(missing)))
     bilm = load_bilm(directory / "options.json", directory / "weights.hdf5", trainable=False)
     payload = torch.load(directory / "softmax.pt", map_location="cpu", weights_only=False)
-    softmax = SharedSoftmax(
-        input_dim=payload["input_dim"],
-        n_words=payload["n_words"],
-        cutoffs=payload["cutoffs"],
-        div_value=payload["div_value"],
-    )
+    softmax = SharedSoftmax.from_spec(payload)
     softmax.load_state_dict(payload["state_dict"])
     model = BiLMLanguageModel(bilm=bilm, softmax=softmax).eval()
     return {"model": model, "arch": bilm.config, "vocab": Vocab.load(directory / "vocab.txt")}

@@ -5,7 +5,7 @@ rarer words in narrower tail clusters, so a 40k-word softmax is cheap on CPU and
 exact (no sampling, unlike bilm-tf's sampled softmax), which makes perplexities comparable.
 """
 
-from typing import Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -35,6 +35,21 @@ class SharedSoftmax(nn.Module):
         self.asm = nn.AdaptiveLogSoftmaxWithLoss(
             input_dim, n_words, list(cutoffs), div_value=div_value, device=device
         )
+
+    def spec(self) -> Dict[str, Any]:
+        """The constructor arguments, for :meth:`from_spec` (checkpoints, ``softmax.pt``)."""
+        return {
+            "input_dim": self.asm.in_features,
+            "n_words": self.asm.n_classes,
+            "cutoffs": list(self.asm.cutoffs[:-1]),
+            "div_value": self.asm.div_value,
+        }
+
+    @classmethod
+    def from_spec(cls, spec: Dict[str, Any]) -> "SharedSoftmax":
+        """A new softmax with the shape described by ``spec`` (extra keys ignored)."""
+        keys = ("input_dim", "n_words", "cutoffs", "div_value")
+        return cls(**{key: spec[key] for key in keys})
 
     def forward(self, hidden: Tensor, targets: Tensor) -> Tensor:
         """

@@ -83,14 +83,7 @@ def make_optimizer(model: torch.nn.Module, config: PretrainConfig) -> torch.opti
 
 
 def softmax_payload(model: BiLMLanguageModel) -> Dict[str, Any]:
-    asm = model.softmax.asm
-    return {
-        "state_dict": model.softmax.state_dict(),
-        "input_dim": asm.in_features,
-        "n_words": asm.n_classes,
-        "cutoffs": list(asm.cutoffs[:-1]),
-        "div_value": asm.div_value,
-    }
+    return {"state_dict": model.softmax.state_dict(), **model.softmax.spec()}
 
 
 def _fingerprint(
@@ -288,9 +281,7 @@ def _pretrain(
                     "fingerprint": fingerprint,
                     "options": options_to_dict(arch),
                     "vocab": vocab.words,
-                    "softmax": {
-                        k: v for k, v in softmax_payload(model).items() if k != "state_dict"
-                    },
+                    "softmax": model.softmax.spec(),
                 },
             )
         ckpt.write_rank(
