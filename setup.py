@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """spacy-elmo: ELMo (Peters et al., 2018) for spaCy v3."""
+
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -15,7 +16,16 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["spacy_elmo", "spacy_elmo.*"]),
-    package_data={"spacy_elmo": ["py.typed", "assets/*/*.json", "assets/*/*.hdf5", "assets/*.txt", "assets/*/*.txt", "assets/*/*.md"]},
+    package_data={
+        "spacy_elmo": [
+            "py.typed",
+            "assets/*/*.json",
+            "assets/*/*.hdf5",
+            "assets/*.txt",
+            "assets/*/*.txt",
+            "assets/*/*.md",
+        ]
+    },
     include_package_data=True,
     install_requires=[
         "spacy>=3.7.0,<4.0.0",

@@ -1,4 +1,5 @@
 """spacy-elmo: ELMo (Peters et al., 2018) for spaCy v3, exact to the original files."""
+
 from .embedder import ElmoEmbedder
 from .pytorch.char_ids import batch_to_ids
 from .util import default_model_paths

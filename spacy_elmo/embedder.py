@@ -5,6 +5,7 @@ results layout, without its quirks, and faster: char-CNN vectors are computed on
 type (bounded LRU cache), never for padding, sentences are sorted by length, and no autograd
 graph is built.
 """
+
 import json
 from collections import OrderedDict
 from pathlib import Path

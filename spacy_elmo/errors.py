@@ -81,9 +81,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "The dataset '{key}' in '{path}' contains {count} non-finite values (NaN or inf). "
         "The weights are corrupt (or training diverged); use another checkpoint."
     )
-    E011 = (
-        "The dataset '{key}' in '{path}' has dtype {dtype}; expected a floating point type."
-    )
+    E011 = "The dataset '{key}' in '{path}' has dtype {dtype}; expected a floating point type."
 
     # --- E1xx: model input and runtime --------------------------------------------------
     E101 = (

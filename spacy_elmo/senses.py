@@ -6,6 +6,7 @@ the same sense and of different senses, layer by layer. Layer 0 (the char CNN) i
 independent, so it scores 1.0 everywhere; a contextual layer scores higher within senses
 than across them, and its nearest neighbour is usually an occurrence of the same sense.
 """
+
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Small helpers shared by the runtime, the CLI and the spaCy glue."""
+
 from pathlib import Path
 from typing import Tuple
 

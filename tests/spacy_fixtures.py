@@ -1,4 +1,5 @@
 """Fixtures shared by the spaCy-side test packages (imported by their conftest.py)."""
+
 from pathlib import Path
 
 import pytest

@@ -1,4 +1,5 @@
 """ElmoEmbedder: AllenNLP 0.9 semantics, determinism, HDF5 output."""
+
 import json
 
 import h5py
@@ -110,7 +111,9 @@ def test_bad_arguments(tiny_files, warm):
 def test_embed_file_layout(warm, tmp_path, fmt):
     lines = ["The cat sat .", "  Zürich is nice  ", "The cat sat ."]
     (tmp_path / "in.txt").write_text("\n".join(lines) + "\n", encoding="utf8")
-    n = warm.embed_file(tmp_path / "in.txt", tmp_path / "out.hdf5", fmt, batch_size=2, progress=False)
+    n = warm.embed_file(
+        tmp_path / "in.txt", tmp_path / "out.hdf5", fmt, batch_size=2, progress=False
+    )
     assert n == 3
     with h5py.File(tmp_path / "out.hdf5", "r") as f:
         assert set(f) == {"0", "1", "2", "sentence_to_index"}
@@ -127,7 +130,9 @@ def test_embed_file_errors(warm, tmp_path):
         warm.embed_file(tmp_path / "in.txt", tmp_path / "o.hdf5", progress=False)
     (tmp_path / "in.txt").write_text("a b\na b\n", encoding="utf8")
     with pytest.raises(ElmoInputError, match=r"\[E107\]"):
-        warm.embed_file(tmp_path / "in.txt", tmp_path / "o.hdf5", use_sentence_keys=True, progress=False)
+        warm.embed_file(
+            tmp_path / "in.txt", tmp_path / "o.hdf5", use_sentence_keys=True, progress=False
+        )
     with pytest.raises(ElmoInputError, match=r"\[E105\]"):
         warm.embed_file(tmp_path / "in.txt", tmp_path / "o.hdf5", output_format="mean")
     with pytest.raises(ElmoInputError, match=r"\[E001\]"):

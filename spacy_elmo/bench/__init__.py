@@ -2,6 +2,7 @@
 
 Plain functions; ``python -m spacy_elmo bench`` is a thin shim over :func:`run_benchmark`.
 """
+
 from .runner import default_reference_python, format_table, run_benchmark
 from .sentences import make_sentences, sentence_stats
 from .weights import make_weights

@@ -9,6 +9,7 @@ and the timed passes alternate between implementations, so neighbour load on the
 hits all of them alike. Each worker's peak RSS comes from ``os.wait4`` on that process
 (``ru_maxrss``), so it covers loading, warm-up and every pass of that implementation alone.
 """
+
 import json
 import os
 import platform
@@ -142,7 +143,9 @@ def run_benchmark(
     sent_path.write_text(json.dumps(sentences), encoding="utf8")
     t0 = time.perf_counter()
     options, weights = make_weights(preset, cache / "weights", seed=weight_seed)
-    log(f"weights: {weights} ({config.n_parameters() / 1e6:.1f}M parameters, {time.perf_counter() - t0:.1f}s)")
+    log(
+        f"weights: {weights} ({config.n_parameters() / 1e6:.1f}M parameters, {time.perf_counter() - t0:.1f}s)"
+    )
     common = dict(
         options=str(options.resolve()),
         weights=str(weights.resolve()),
@@ -263,9 +266,7 @@ def run_benchmark(
             if label != "allennlp":
                 row["speedup_vs_allennlp"] = row["tokens_per_s"] / base["tokens_per_s"]
                 # Per-pass ratios of adjacent (interleaved) passes: robust to drifting load.
-                row["speedup_per_pass"] = [
-                    b / a for a, b in zip(row["seconds"], base["seconds"])
-                ]
+                row["speedup_per_pass"] = [b / a for a, b in zip(row["seconds"], base["seconds"])]
                 if batch_times[label]:
                     # Median over every (pass, batch) of the paired per-batch time ratio.
                     row["speedup_median_paired_batch"] = statistics.median(

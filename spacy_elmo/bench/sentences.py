@@ -6,6 +6,7 @@ word types, which drives the char-CNN cost, grows like it does in real text), ca
 names, numbers and punctuation. Lengths follow a gamma distribution with mean ~25 tokens,
 clipped to 1..80, close to newswire.
 """
+
 import random
 from typing import List
 
@@ -49,8 +50,37 @@ Quentin Rosa Samir Tomas Ulla Viktor Wen Yusuf Zofia London Paris Berlin Lagos L
 Kyoto Texas Ohio Europe Africa Monday Friday January October Reuters Congress Senate
 """.split()
 
-_ONSETS = ["b", "br", "c", "ch", "d", "dr", "f", "g", "gr", "h", "j", "k", "l", "m", "n", "p",
-           "pl", "pr", "r", "s", "sh", "sl", "st", "t", "tr", "v", "w", "z", ""]
+_ONSETS = [
+    "b",
+    "br",
+    "c",
+    "ch",
+    "d",
+    "dr",
+    "f",
+    "g",
+    "gr",
+    "h",
+    "j",
+    "k",
+    "l",
+    "m",
+    "n",
+    "p",
+    "pl",
+    "pr",
+    "r",
+    "s",
+    "sh",
+    "sl",
+    "st",
+    "t",
+    "tr",
+    "v",
+    "w",
+    "z",
+    "",
+]
 _VOWELS = ["a", "e", "i", "o", "u", "ea", "ou", "ai", "io", "y"]
 _CODAS = ["", "", "n", "r", "s", "t", "l", "m", "nd", "st", "ck", "ng", "rt", "x"]
 _SUFFIXES = ["", "", "", "s", "ed", "ing", "er", "ly", "ion", "ment", "ness", "able", "ity"]
@@ -75,7 +105,9 @@ def _tail_word(rank: int) -> str:
     """The made-up word of a given tail rank: the same rank always gives the same word."""
     rng = random.Random(rank * 7919 + 17)
     n_syllables = 1 + (rng.random() < 0.6) + (rng.random() < 0.2)
-    stem = "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS) for _ in range(n_syllables))
+    stem = "".join(
+        rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS) for _ in range(n_syllables)
+    )
     return stem + rng.choice(_SUFFIXES)
 
 

@@ -1,8 +1,8 @@
 """Full-size random weights for the benchmark, written once with this package's own writer."""
-from pathlib import Path
-from typing import Tuple, Union
 
 import hashlib
+from pathlib import Path
+from typing import Tuple, Union
 
 import torch
 

@@ -4,6 +4,7 @@ It imports nothing from spacy_elmo (the reference environment does not have it) 
 mirrors AllenNLP 0.9's ``ElmoEmbedder.embed_batch`` (a bare, stateful ``_ElmoBiLm`` under
 ``torch.no_grad()``, per-sentence numpy results). Protocol: see :mod:`spacy_elmo.bench.runner`.
 """
+
 import json
 import os
 import sys

@@ -3,6 +3,7 @@
 ``python -m spacy_elmo.bench.worker_ours ARGS_JSON``; the protocol (one JSON object per
 line on stdin/stdout) is described in :mod:`.runner`.
 """
+
 import json
 import os
 import sys

@@ -2,6 +2,7 @@
 
 Each command lives in its own module and registers itself on :data:`app`.
 """
+
 import typer
 
 app = typer.Typer(
@@ -12,7 +13,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """ELMo for spaCy: embed text, benchmark, pretrain biLMs."""
@@ -20,8 +20,8 @@ def _root() -> None:
 
 # Command modules (each adds its commands to ``app`` on import).
 from . import bench  # noqa: E402,F401
-from . import embed  # noqa: E402,F401
 from . import convert  # noqa: E402,F401
+from . import embed  # noqa: E402,F401
 from . import pretrain  # noqa: E402,F401
 from . import senses  # noqa: E402,F401
 

@@ -1,4 +1,5 @@
 """``python -m spacy_elmo bench``: tokens/s, GFLOP/s and peak RSS against AllenNLP (issue #2)."""
+
 import json
 from pathlib import Path
 from typing import Optional

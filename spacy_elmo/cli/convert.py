@@ -7,7 +7,6 @@ import typer
 
 from . import app
 
-
 # fmt: off
 @app.command("convert")
 def convert_cli(

@@ -1,4 +1,5 @@
 """``python -m spacy_elmo embed``: the AllenNLP ``elmo`` command, with the same HDF5 layout."""
+
 from pathlib import Path
 from typing import Optional
 
@@ -9,13 +10,19 @@ from . import app
 
 @app.command("embed")
 def embed_cli(
-    input_file: Path = typer.Argument(..., help="Text file, one whitespace-tokenized sentence per line."),
+    input_file: Path = typer.Argument(
+        ..., help="Text file, one whitespace-tokenized sentence per line."
+    ),
     output_file: Path = typer.Argument(..., help="HDF5 file to write."),
     all_layers: bool = typer.Option(False, "--all", help="Write all layers (L+1, n, 2P)."),
     top: bool = typer.Option(False, "--top", help="Write the top layer (n, 2P)."),
     average: bool = typer.Option(False, "--average", help="Write the layer average (n, 2P)."),
-    options_file: Optional[Path] = typer.Option(None, "--options-file", help="options.json (default: embedded model)."),
-    weight_file: Optional[Path] = typer.Option(None, "--weight-file", help="weights.hdf5 (default: embedded model)."),
+    options_file: Optional[Path] = typer.Option(
+        None, "--options-file", help="options.json (default: embedded model)."
+    ),
+    weight_file: Optional[Path] = typer.Option(
+        None, "--weight-file", help="weights.hdf5 (default: embedded model)."
+    ),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     state: str = typer.Option("warm", "--state", help="warm | zero | stateful"),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),

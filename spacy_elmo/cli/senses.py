@@ -1,4 +1,5 @@
 """``python -m spacy_elmo senses``: how differently a biLM represents one word in two senses."""
+
 from pathlib import Path
 from typing import Optional
 
@@ -12,8 +13,12 @@ def senses_cli(
     examples_file: Path = typer.Argument(
         Path("examples/senses.tsv"), help="word<TAB>sense<TAB>tokenized sentence, per line."
     ),
-    options_file: Optional[Path] = typer.Option(None, "--options-file", help="options.json (default: embedded model)."),
-    weight_file: Optional[Path] = typer.Option(None, "--weight-file", help="weights.hdf5 (default: embedded model)."),
+    options_file: Optional[Path] = typer.Option(
+        None, "--options-file", help="options.json (default: embedded model)."
+    ),
+    weight_file: Optional[Path] = typer.Option(
+        None, "--weight-file", help="weights.hdf5 (default: embedded model)."
+    ),
     state: str = typer.Option("warm", "--state", help="warm | zero | stateful"),
 ) -> None:
     """Print a Markdown table of cosine similarities within and across senses, per layer."""

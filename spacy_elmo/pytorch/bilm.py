@@ -1,4 +1,5 @@
 """The ELMo biLM: char CNN + sentence boundaries + forward/backward LSTM stacks (§2, §8)."""
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -162,9 +163,7 @@ class ELMoBiLM(nn.Module):
     def _check_char_ids(self, char_ids: Tensor) -> None:
         n_chars = self.config.char_cnn.max_characters_per_token
         if char_ids.dim() != 3 or char_ids.shape[2] != n_chars:
-            raise ElmoInputError(
-                Errors.E101.format(n_chars=n_chars, shape=tuple(char_ids.shape))
-            )
+            raise ElmoInputError(Errors.E101.format(n_chars=n_chars, shape=tuple(char_ids.shape)))
         if char_ids.numel() and (int(char_ids.min()) < 0 or int(char_ids.max()) > MAX_CHAR_ID):
             bad = int(char_ids.min()) if int(char_ids.min()) < 0 else int(char_ids.max())
             raise ElmoInputError(Errors.E102.format(value=bad, max_id=MAX_CHAR_ID))

@@ -3,6 +3,7 @@
 Every token becomes 50 ids: begin-of-word, at most 48 UTF-8 bytes, end-of-word, char padding,
 all shifted by +1 so that 0 can mean "no token here" (a padding position).
 """
+
 from functools import lru_cache
 from typing import List, Sequence
 
@@ -72,9 +73,7 @@ def tokens_to_ids(tokens: Sequence[str]) -> torch.Tensor:
         rows = [_token_ids(t) for t in tokens]
     except (TypeError, AttributeError):
         bad = next(t for t in tokens if not isinstance(t, str))
-        raise ElmoInputError(
-            Errors.E103.format(type=type(bad).__name__, where="a token")
-        ) from None
+        raise ElmoInputError(Errors.E103.format(type=type(bad).__name__, where="a token")) from None
     return torch.tensor(rows, dtype=torch.long)
 
 
@@ -106,7 +105,5 @@ def check_sentences(sentences: object) -> None:
         for j, token in enumerate(sentence):
             if not isinstance(token, str):
                 raise ElmoInputError(
-                    Errors.E103.format(
-                        type=type(token).__name__, where=f"sentence {i}, token {j}"
-                    )
+                    Errors.E103.format(type=type(token).__name__, where=f"sentence {i}, token {j}")
                 )

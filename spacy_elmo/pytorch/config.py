@@ -3,6 +3,7 @@
 Reading and writing ``options.json`` lives in :mod:`spacy_elmo.weights.options`; these
 dataclasses know nothing about files.
 """
+
 from dataclasses import dataclass, field, replace
 from typing import Dict, Optional, Tuple
 

@@ -1,4 +1,5 @@
 """Highway layers (Srivastava et al., 2015) in the bilm-tf form (elmo-format.md §6)."""
+
 from typing import Optional
 
 import torch

@@ -1,4 +1,5 @@
 """ScalarMix: the task-specific weighted sum of biLM layers (Peters et al., 2018, eq. 1)."""
+
 from typing import Optional, Sequence
 
 import torch

@@ -4,6 +4,7 @@
 depend on the rest of its batch. ``stateful`` reproduces AllenNLP/bilm-tf: the state is kept
 per batch *row* and carried from one batch to the next.
 """
+
 from typing import List, Optional, Sequence
 
 import torch

@@ -3,6 +3,7 @@
 Every dataset is checked for presence, shape, dtype and finiteness before anything is
 copied, so a mismatched or corrupt file fails with a coded message instead of a torch error.
 """
+
 from pathlib import Path
 from typing import Dict, Iterator, Tuple, Union
 

@@ -1,4 +1,5 @@
 """options.json <-> :class:`ELMoConfig`, validated with coded errors (elmo-format.md §3)."""
+
 import json
 import warnings
 from pathlib import Path
@@ -43,7 +44,9 @@ def config_from_dict(options: Mapping[str, Any]) -> ELMoConfig:
     """Build a validated config from the parsed contents of an options.json file."""
     if not isinstance(options, Mapping):
         raise ElmoFormatError(
-            Errors.E007.format(key="options", value=type(options).__name__, expected="a JSON object")
+            Errors.E007.format(
+                key="options", value=type(options).__name__, expected="a JSON object"
+            )
         )
 
     def get(section: Mapping[str, Any], key: str, path: str) -> Any:
@@ -53,9 +56,11 @@ def config_from_dict(options: Mapping[str, Any]) -> ELMoConfig:
 
     lstm = get(options, "lstm", "lstm")
     cnn = get(options, "char_cnn", "char_cnn")
-    unknown = (set(options) - {"lstm", "char_cnn"} - TRAINING_KEYS) | {
-        f"lstm.{k}" for k in set(lstm) - _LSTM_KEYS
-    } | {f"char_cnn.{k}" for k in set(cnn) - _CNN_KEYS}
+    unknown = (
+        (set(options) - {"lstm", "char_cnn"} - TRAINING_KEYS)
+        | {f"lstm.{k}" for k in set(lstm) - _LSTM_KEYS}
+        | {f"char_cnn.{k}" for k in set(cnn) - _CNN_KEYS}
+    )
     if unknown:
         warnings.warn(Warnings.W001.format(keys=", ".join(sorted(unknown))))
     embedding = get(cnn, "embedding", "char_cnn.embedding")

@@ -1,11 +1,18 @@
 """The benchmark's plain functions on a tiny config (no AllenNLP needed)."""
+
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from spacy_elmo.bench import format_table, make_sentences, make_weights, run_benchmark, sentence_stats
+from spacy_elmo.bench import (
+    format_table,
+    make_sentences,
+    make_weights,
+    run_benchmark,
+    sentence_stats,
+)
 from spacy_elmo.bench.sentences import MAX_LENGTH, MIN_LENGTH
 from spacy_elmo.pytorch.config import CharCNNConfig, ELMoConfig, LSTMConfig
 

@@ -166,4 +166,3 @@ def test_mix_width_mismatch_is_reported(make_nlp):
     listener = build_elmo_listener_v1(mix=build_scalar_mix_v1(n_layers=4))
     with pytest.raises(ValueError, match="E108"):
         listener.predict([doc])
-

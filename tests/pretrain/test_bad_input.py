@@ -22,8 +22,9 @@ def _prepare(*paths, pretokenized=True, max_line_chars=100_000):
 def test_empty_corpus(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n\n")
-    with pytest.warns(UserWarning, match=r"\[W303\]"), pytest.raises(
-        ElmoInputError, match=r"\[E302\]"
+    with (
+        pytest.warns(UserWarning, match=r"\[W303\]"),
+        pytest.raises(ElmoInputError, match=r"\[E302\]"),
     ):
         _prepare(empty)
     with pytest.raises(ElmoInputError, match=r"\[E302\]"):
@@ -120,4 +121,6 @@ def test_resume_with_another_process_count_is_refused(tmp_path, corpus):
     payload["world_size"] = 2  # as if started with torchrun --nproc_per_node 2
     ckpt.atomic_torch_save(payload, directory / "model.pt")
     with pytest.raises(ElmoInputError, match=r"\[E311\].*1 processes.*started with 2"):
-        pretrain(config_from_dict(tiny_config(corpus, max_steps=20)), tmp_path / "run", progress=False)
+        pretrain(
+            config_from_dict(tiny_config(corpus, max_steps=20)), tmp_path / "run", progress=False
+        )

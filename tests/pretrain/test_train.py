@@ -151,9 +151,10 @@ def test_init_weights_without_softmax_reinitialises_it(trained_run, tmp_path, co
     assert not (tmp_path / "bilm_only" / "softmax.pt").exists()
     cfg = config_from_dict(tiny_config(corpus, max_steps=0))
     pretrain(cfg, tmp_path / "cont", init_weights=tmp_path / "bilm_only", progress=False)
-    with h5py.File(tmp_path / "bilm_only" / "weights.hdf5", "r") as a, h5py.File(
-        tmp_path / "cont" / "weights.hdf5", "r"
-    ) as b:
+    with (
+        h5py.File(tmp_path / "bilm_only" / "weights.hdf5", "r") as a,
+        h5py.File(tmp_path / "cont" / "weights.hdf5", "r") as b,
+    ):
         names = []
         a.visit(lambda n: names.append(n) if isinstance(a[n], h5py.Dataset) else None)
         assert len(names) > 10

@@ -1,4 +1,5 @@
 """The biLM against the original TensorFlow (bilm-tf) and AllenNLP outputs."""
+
 import json
 
 import h5py

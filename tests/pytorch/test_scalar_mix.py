@@ -13,7 +13,9 @@ from ..conftest import SKIP
 @pytest.mark.parametrize("layer_norm,key", [(False, "mix"), (True, "mix_layer_norm")])
 def test_matches_allennlp(tiny_bilm, reference_sentences, layer_norm, key):
     """AllenNLP mixes before removing the boundaries, so layer-norm stats include them."""
-    mix = ScalarMix(n_layers=3, trainable=False, initial_weights=[0.5, -1.0, 2.0], layer_norm=layer_norm)
+    mix = ScalarMix(
+        n_layers=3, trainable=False, initial_weights=[0.5, -1.0, 2.0], layer_norm=layer_norm
+    )
     with h5py.File(SKIP / "allennlp_reference_layers.hdf5", "r") as f:
         for i, sentence in enumerate(reference_sentences):
             with torch.no_grad():

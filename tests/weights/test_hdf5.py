@@ -1,4 +1,5 @@
 """Reading, writing and validating options.json + weights.hdf5."""
+
 import json
 import shutil
 
@@ -35,7 +36,10 @@ def test_round_trip_of_original_files(tmp_path, folder):
     save_options(bilm.config, tmp_path / "options.json")
     save_weights(bilm, tmp_path / "weights.hdf5")
     assert load_options(tmp_path / "options.json") == bilm.config
-    with h5py.File(folder / "lm_weights.hdf5", "r") as a, h5py.File(tmp_path / "weights.hdf5", "r") as b:
+    with (
+        h5py.File(folder / "lm_weights.hdf5", "r") as a,
+        h5py.File(tmp_path / "weights.hdf5", "r") as b,
+    ):
         for key in expected_shapes(bilm.config):
             np.testing.assert_array_equal(a[key][...], b[key][...])
             assert b[key].dtype == np.float32
@@ -45,7 +49,9 @@ def test_round_trip_of_original_files(tmp_path, folder):
 
 def test_round_trip_of_new_model(tmp_path):
     config = ELMoConfig(
-        char_cnn=CharCNNConfig(embedding_dim=8, filters=((1, 8), (3, 16)), n_highway=1, activation="tanh"),
+        char_cnn=CharCNNConfig(
+            embedding_dim=8, filters=((1, 8), (3, 16)), n_highway=1, activation="tanh"
+        ),
         lstm=LSTMConfig(dim=24, projection_dim=8, n_layers=3, cell_clip=None, proj_clip=2.0),
     )
     torch.manual_seed(0)
@@ -130,7 +136,10 @@ def test_corrupt_values_and_dtype(copied):
         (lambda o: o["char_cnn"].pop("filters"), r"\[E006\].*char_cnn.filters"),
         (lambda o: o["lstm"].pop("projection_dim"), r"\[E006\].*lstm.projection_dim"),
         (lambda o: o["char_cnn"].update(n_characters=261), r"\[E007\].*n_characters.*261.*262"),
-        (lambda o: o["char_cnn"].update(max_characters_per_token=64), r"\[E007\].*max_characters_per_token"),
+        (
+            lambda o: o["char_cnn"].update(max_characters_per_token=64),
+            r"\[E007\].*max_characters_per_token",
+        ),
         (lambda o: o["lstm"].update(dim="4096"), r"\[E007\].*lstm.dim"),
         (lambda o: o["char_cnn"].update(filters=[[1, 4], [2]]), r"\[E007\].*filters"),
     ],
