@@ -161,8 +161,8 @@ class ElmoEmbedder:
             an empty sentence gives ``(L + 1, 0, 2P)``.
         """
         layers, _ = self.embed_batch_torch(batch)
-        layers = layers.to("cpu", torch.float32).numpy()
-        return [np.ascontiguousarray(layers[:, i, : len(s)]) for i, s in enumerate(batch)]
+        array = layers.to("cpu", torch.float32).numpy()
+        return [np.ascontiguousarray(array[:, i, : len(s)]) for i, s in enumerate(batch)]
 
     def embed_sentence(self, tokens: Sequence[str]) -> np.ndarray:
         """Embed one tokenized sentence. *Shape:* ``(L + 1, n_tokens, 2P)``."""
@@ -203,9 +203,9 @@ class ElmoEmbedder:
             idx = order[start : start + batch_size]
             for i, r in zip(idx, self.embed_batch([pool[i] for i in idx])):
                 results[i] = r
-        for r in results:
-            assert r is not None
-            yield r
+        for result in results:
+            assert result is not None  # every index of order was filled above
+            yield result
 
     def embed_file(
         self,

@@ -148,6 +148,15 @@ class Errors(metaclass=ErrorsWithCodes):
         "the last column, blank lines between sentences) or a TSV file (label TAB text)."
     )
     E204 = "Unknown input format {value!r}. Use one of: {options}."
+    E205 = (
+        "The model {name!r} has no ElmoShim: the elmo component and spacy-elmo.BiLMFiles.v1 "
+        "need a 'spacy-elmo.ElmoLayers.v1' model. Set the component's model to that "
+        "architecture, or attach the loader to an elmo component."
+    )
+    E206 = (
+        "The elmo component has a listener {name!r} that is not an ElmoListenerNode, so it "
+        "cannot receive layers. Use 'spacy-elmo.ElmoListener.v1' in the downstream model."
+    )
 
     # --- E3xx: pretraining ---------------------------------------------------------------
     E301 = "The {what} '{path}' does not exist. Check the path."

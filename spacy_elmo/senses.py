@@ -54,7 +54,8 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _scores(word: str, layer: str, vectors: List[np.ndarray], senses: List[str]) -> SenseScore:
-    within, across = [], []
+    within: List[float] = []
+    across: List[float] = []
     for i, j in combinations(range(len(vectors)), 2):
         (within if senses[i] == senses[j] else across).append(_cosine(vectors[i], vectors[j]))
     hits = []

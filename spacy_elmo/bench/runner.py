@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from .weights import DEFAULT_WEIGHT_SEED, make_weights, preset_name
 PathLike = Union[str, Path]
 REFERENCE_ENV = "SPACY_ELMO_REFERENCE_PYTHON"
 HERE = Path(__file__).parent
+
+if TYPE_CHECKING:
+    from resource import struct_rusage
 
 
 def default_reference_python() -> Path:
@@ -60,7 +63,7 @@ class Worker:
             env=env,
         )
         self.ready = self._read()
-        self.rusage = None
+        self.rusage: Optional["struct_rusage"] = None
 
     def _read(self) -> dict:
         assert self.proc.stdout is not None

@@ -59,6 +59,11 @@ def main(args: dict) -> None:
     for line in sys.stdin:
         cmd = json.loads(line)
         if cmd["cmd"] == "parity":
+            if parity is None:
+                raise RuntimeError(
+                    "the runner asked for parity arrays, but this worker was started with "
+                    "parity_n=0 (no parity sentences were embedded)"
+                )
             np.save(cmd["path"], parity.transpose(0, 1).numpy())  # (L+1, B, T, 2P)
             send(event="done")
         elif cmd["cmd"] == "run":

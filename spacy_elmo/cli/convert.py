@@ -7,17 +7,18 @@ import typer
 
 from . import app
 
-# fmt: off
+
 @app.command("convert")
 def convert_cli(
+    # fmt: off
     input_path: Path = typer.Argument(..., help="CoNLL file (token ... tag) or TSV file (label TAB text)", exists=True, dir_okay=False),
     output_path: Path = typer.Argument(..., help="Output .spacy file"),
     file_type: str = typer.Option("conll", "--file-type", "-t", help="conll or tsv"),
     n_sents: int = typer.Option(1, "--n-sents", "-n", help="Sentences per doc (conll)"),
     labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated textcat labels (tsv; default: those in the file)"),
     limit: int = typer.Option(0, "--limit", help="Keep the first N docs (0: all)"),
-) -> None:
     # fmt: on
+) -> None:
     """Convert a CoNLL (IOB1/IOB2) NER file or a label-TAB-text file to a .spacy file."""
     from ..data.convert import convert_file
 

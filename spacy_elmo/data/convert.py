@@ -88,7 +88,8 @@ def conll_docs(vocab: Vocab, path: PathLike, *, n_sents: int = 1) -> Iterator[Do
 def _conll_doc(vocab: Vocab, group: List[Tuple[List[str], List[str]]], sents: bool) -> Doc:
     words = [w for ws, _ in group for w in ws]
     tags = [t for _, ts in group for t in ts]
-    sent_starts: Optional[List[bool]] = None
+    # Doc takes List[Union[bool, int, None]], and a List[bool] is not one (lists are invariant).
+    sent_starts: Optional[List[Union[bool, int, None]]] = None
     if sents:
         sent_starts = [i == 0 for ws, _ in group for i in range(len(ws))]
     doc = Doc(vocab, words=words, sent_starts=sent_starts)

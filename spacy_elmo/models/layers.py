@@ -7,18 +7,34 @@ are cached per doc (see :mod:`.cache`), for training and evaluation alike, unles
 fills the cache.
 """
 
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple, TypedDict, cast
 
 import numpy as np
 from spacy.tokens import Doc
 from thinc.api import Model
 
+from ..errors import ElmoInputError, Errors
 from .cache import doc_key
 from .sequences import Segment, batch_segments, doc_segments
 from .shim import ElmoShim
 from .types import LayersOutT
 
-DEFAULTS = {
+
+class LayerSettings(TypedDict):
+    """The settings of an ``ElmoLayers`` model (its ``attrs``), shared with the ``elmo``
+    component's config."""
+
+    state: str
+    device: str
+    window: int
+    overlap: int
+    max_sentence_length: int
+    batch_size: int
+    max_batch_tokens: int
+    cache_size: int
+
+
+DEFAULTS: LayerSettings = {
     "state": "warm",
     "device": "cpu",
     "window": 64,
@@ -63,17 +79,20 @@ def build_elmo_layers_v1(
         4 bytes); 0 disables it. Default 200,000.
     RETURNS (Model[List[Doc], List[Floats3d]]): *Shape:* ``(L + 1, n_tokens, 2P)`` per doc.
     """
-    given = {
-        "state": state,
-        "device": device,
-        "window": window,
-        "overlap": overlap,
-        "max_sentence_length": max_sentence_length,
-        "batch_size": batch_size,
-        "max_batch_tokens": max_batch_tokens,
-        "cache_size": cache_size,
+    attrs: LayerSettings = {
+        "state": DEFAULTS["state"] if state is None else state,
+        "device": DEFAULTS["device"] if device is None else device,
+        "window": DEFAULTS["window"] if window is None else window,
+        "overlap": DEFAULTS["overlap"] if overlap is None else overlap,
+        "max_sentence_length": (
+            DEFAULTS["max_sentence_length"] if max_sentence_length is None else max_sentence_length
+        ),
+        "batch_size": DEFAULTS["batch_size"] if batch_size is None else batch_size,
+        "max_batch_tokens": (
+            DEFAULTS["max_batch_tokens"] if max_batch_tokens is None else max_batch_tokens
+        ),
+        "cache_size": DEFAULTS["cache_size"] if cache_size is None else cache_size,
     }
-    attrs = {k: (DEFAULTS[k] if v is None else v) for k, v in given.items()}
     shim = ElmoShim(
         options_file=options_file,
         weight_file=weight_file,
@@ -81,7 +100,7 @@ def build_elmo_layers_v1(
         device=attrs["device"],
         cache_size=attrs["cache_size"],
     )
-    return Model("elmo-layers", forward, shims=[shim], attrs=attrs)
+    return Model("elmo-layers", forward, shims=[shim], attrs=dict(attrs))
 
 
 def configure_elmo_layers(
@@ -93,7 +112,7 @@ def configure_elmo_layers(
 ) -> None:
     """Set the biLM files and settings of an ``ElmoLayers`` model (used by the component)."""
     model.attrs.update(settings)
-    shim: ElmoShim = model.shims[0]
+    shim = get_shim(model)
     shim.set_files(options_file, weight_file)
     shim.configure(
         state=model.attrs["state"],
@@ -103,7 +122,11 @@ def configure_elmo_layers(
 
 
 def get_shim(model: Model) -> ElmoShim:
-    return model.shims[0]
+    """The :class:`ElmoShim` of a ``spacy-elmo.ElmoLayers.v1`` model."""
+    shim = model.shims[0] if model.shims else None
+    if not isinstance(shim, ElmoShim):
+        raise ElmoInputError(Errors.E205.format(name=model.name))
+    return shim
 
 
 def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[LayersOutT, Callable]:
@@ -111,7 +134,8 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[LayersOutT, 
         # Training revisits the same docs every epoch (and evaluates on the same dev docs):
         # from now on keep layers. Plain inference never fills the cache.
         get_shim(model).cache_active = True
-    outputs = compute_layers(model, docs)
+    # Without a mix every array is (L + 1, n_tokens, 2P): numpy arrays typed as thinc's.
+    outputs = cast(LayersOutT, compute_layers(model, docs))
 
     def backprop(d_outputs: LayersOutT) -> List[Doc]:
         return []  # the biLM is frozen
@@ -135,18 +159,19 @@ def compute_layers(
     stateful = attrs["state"] == "stateful"
     use_cache = mix is None and shim.cache_active and not stateful and shim.cache.max_tokens > 0
     K, D = embedder.n_layers, embedder.output_dim
-    outputs: List[Optional[np.ndarray]] = [None] * len(docs)
-    keys: List[Optional[bytes]] = [None] * len(docs)
+    outputs: List[np.ndarray] = []
+    keys: List[Optional[bytes]] = []
     segments: List[Segment] = []
     for i, doc in enumerate(docs):
-        if use_cache:
-            keys[i] = doc_key(doc)
-            hit = shim.cache.get(keys[i])
+        key = doc_key(doc) if use_cache else None
+        keys.append(key)
+        if key is not None:
+            hit = shim.cache.get(key)
             if hit is not None:
-                outputs[i] = hit
+                outputs.append(hit)
                 continue
         shape = (len(doc), D) if mix is not None else (K, len(doc), D)
-        outputs[i] = np.zeros(shape, dtype=np.float32)
+        outputs.append(np.zeros(shape, dtype=np.float32))
         segments.extend(
             doc_segments(
                 doc,
@@ -170,7 +195,6 @@ def compute_layers(
             layers = np.tensordot(mix, layers, axes=1)[None]  # (1, B, T, D)
         for b, seg in enumerate(batch):
             out = outputs[seg.doc_index]
-            assert out is not None
             keep = list(seg.positions[seg.keep_start : seg.keep_end])
             rows = layers[:, b, seg.keep_start : seg.keep_end]
             if mix is not None:
@@ -179,6 +203,6 @@ def compute_layers(
                 out[:, keep] = rows
     if use_cache:
         for i, key in enumerate(keys):
-            if key is not None and outputs[i] is not None and outputs[i].flags.writeable:
+            if key is not None and outputs[i].flags.writeable:
                 outputs[i] = shim.cache.put(key, outputs[i])
-    return outputs  # type: ignore[return-value]
+    return outputs

@@ -100,8 +100,8 @@ def build_elmo_listener_v1(
         (what ``nlp.replace_listeners`` puts here).
     RETURNS (Model[List[Doc], List[Floats2d]]): *Shape:* ``(n_tokens, 2P)`` per doc.
     """
-    source = ElmoListenerNode(upstream) if layers is None else layers
-    model = chain(source, mix)
+    source: Model[List[Doc], LayersOutT] = ElmoListenerNode(upstream) if layers is None else layers
+    model: Model[List[Doc], VectorsOutT] = chain(source, mix)
     model.set_ref("mix", mix)
     if layers is None:
         model.set_ref("listener", source)

@@ -30,8 +30,10 @@ def build_elmo_tok2vec_v1(
     maxout_pieces (int): Pieces of the projection's maxout unit. 2-3 recommended.
     RETURNS (Model[List[Doc], List[Floats2d]]): *Shape:* ``(n_tokens, width)`` per doc.
     """
-    project = with_array(Maxout(nO=width, nP=maxout_pieces, normalize=True))
-    model = chain(concatenate(elmo, embed), project, encode)
+    project: Model[List[Floats2d], List[Floats2d]] = with_array(
+        Maxout(nO=width, nP=maxout_pieces, normalize=True)
+    )
+    model: Model[List[Doc], List[Floats2d]] = chain(concatenate(elmo, embed), project, encode)
     model.set_dim("nO", width)
     model.set_ref("elmo", elmo)
     model.set_ref("embed", embed)

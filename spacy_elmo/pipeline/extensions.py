@@ -45,7 +45,8 @@ def token_elmo(token: Token) -> Optional[np.ndarray]:
     return None if vectors is None else vectors[token.i]
 
 
-def doc_elmo_vector(doc: Doc) -> np.ndarray:
+def doc_elmo_vector(doc: Doc) -> Optional[np.ndarray]:
+    """Mean of the doc's token vectors (as :func:`span_elmo`), None without ``doc._.elmo``."""
     return span_elmo(doc[:])
 
 

@@ -25,6 +25,7 @@ from ..errors import ElmoInputError, Errors
 from ..models.layers import DEFAULTS, compute_layers, configure_elmo_layers, get_shim
 from ..models.listener import ElmoListenerNode
 from ..models.shim import OPTIONS_NAME, WEIGHTS_NAME
+from ..models.types import LayersOutT
 from ..pytorch.state import check_state_mode
 from . import loader  # noqa: F401 - creates the model_loaders registry
 from .extensions import install_extensions, set_vector_hooks
@@ -270,10 +271,12 @@ class Elmo(TrainablePipe):
         cfg = self.cfg
         return not (cfg["store_layers"] or cfg["layer_norm"] or self.listeners)
 
-    def _share(self, docs: List[Doc], layers: List[np.ndarray]) -> None:
+    def _share(self, docs: List[Doc], layers: LayersOutT) -> None:
         if self.listeners:
             batch_id = ElmoListenerNode.get_batch_id(docs)
             for listener in self.listeners:
+                if not isinstance(listener, ElmoListenerNode):
+                    raise ElmoInputError(Errors.E206.format(name=listener.name))
                 listener.receive(batch_id, layers)
 
     def set_annotations(self, docs: Iterable[Doc], layers: List[np.ndarray]) -> None:

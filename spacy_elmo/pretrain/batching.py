@@ -90,6 +90,7 @@ class StreamBatcher:
         self.steps_per_epoch = (self.row_len - 1) // unroll_steps
         self._epoch = -1
         self._rows: Optional[np.ndarray] = None
+        self._rev: Optional[np.ndarray] = None
 
     def _load_epoch(self, epoch: int) -> None:
         order = None
@@ -106,6 +107,10 @@ class StreamBatcher:
         epoch, k = divmod(step, self.steps_per_epoch)
         if epoch != self._epoch:
             self._load_epoch(epoch)
+        if self._rows is None or self._rev is None:  # epoch -1: not loaded
+            raise ElmoInputError(
+                Errors.E310.format(key="step", value=step, expected="a non-negative step")
+            )
         a, U = k * self.unroll, self.unroll
         fwd, bwd = self._rows[:, a : a + U + 1], self._rev[:, a : a + U + 1]
         both = np.stack([fwd, bwd])  # (2, B, U + 1)

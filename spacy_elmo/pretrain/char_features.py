@@ -38,5 +38,5 @@ def char_features(cnn: CharCNN, char_ids: Tensor) -> Tensor:
     C_kept = min(C, n_used + w_max)
     x = torch.nn.functional.embedding(char_ids[:, :C_kept], cnn.char_embed)  # (N, C', e)
     # max(dim) where CharCNN has amax: the same values, a cheaper backward (see above).
-    pooled = [conv_windows(x, conv).max(dim=1).values for conv in cnn.convs]  # (N, n) each
+    pooled = [conv_windows(x, conv).max(dim=1).values for conv in cnn.conv_layers]  # (N, n) each
     return cnn.project_pooled(torch.cat(pooled, dim=1))  # (N, P)

@@ -11,7 +11,18 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Protocol,
+    Sequence,
+    Tuple,
+    cast,
+)
 
 import numpy as np
 import torch
@@ -20,6 +31,9 @@ from ..errors import ElmoInputError, Errors
 from ..pytorch.char_ids import BOS_TOKEN, EOS_TOKEN, tokens_to_ids
 from .config import CorpusFile
 from .messages import PretrainWarnings, warn
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
 
 #: Bytes looked at to tell text from binary files.
 _SNIFF_BYTES = 8192
@@ -140,6 +154,12 @@ def read_lines(
         warn(PretrainWarnings.W303.format(path=path))
 
 
+class _BatchTokenizer(Protocol):
+    """What :func:`tokenize` uses of a spaCy tokenizer."""
+
+    def pipe(self, texts: Iterable[str], batch_size: int = ...) -> Iterable["Doc"]: ...
+
+
 def tokenize(lines: Iterable[str], *, pretokenized: bool, lang: str = "en") -> Iterator[List[str]]:
     """Token lists of ``lines``: whitespace split, or spaCy's rule-based tokenizer."""
     if pretokenized:
@@ -148,7 +168,9 @@ def tokenize(lines: Iterable[str], *, pretokenized: bool, lang: str = "en") -> I
         return
     import spacy  # lazily: the rest of the package is pure torch
 
-    tokenizer = spacy.blank(lang).tokenizer
+    # Language.tokenizer is typed as a plain callable, but spaCy's tokenizers (Tokenizer and
+    # the DummyTokenizer subclasses of languages with their own segmenter) all have .pipe.
+    tokenizer = cast(_BatchTokenizer, spacy.blank(lang).tokenizer)
     for doc in tokenizer.pipe(lines, batch_size=1000):
         yield [t.text for t in doc if not t.is_space]
 
@@ -239,13 +261,17 @@ def prepare_corpus(
     for file in files:
         if not Path(file.path).is_file():
             raise ElmoInputError(Errors.E301.format(what="corpus file", path=file.path))
-    settings = dict(max_line_chars=max_line_chars, max_token_chars=max_token_chars, lang=lang)
     directory = None
     if cache_dir is not None:
-        directory = Path(cache_dir) / _fingerprint(files, **settings)
+        fingerprint = _fingerprint(
+            files, max_line_chars=max_line_chars, max_token_chars=max_token_chars, lang=lang
+        )
+        directory = Path(cache_dir) / fingerprint
         if (directory / "arrays.npz").is_file() and (directory / "types.txt").is_file():
             return EncodedText.load(directory)
-    text = encode_files(files, **settings)
+    text = encode_files(
+        files, max_line_chars=max_line_chars, max_token_chars=max_token_chars, lang=lang
+    )
     if text.n_tokens == 0:
         names = ", ".join(str(f.path) for f in files)
         raise ElmoInputError(Errors.E302.format(details=f"{what} ({names}) is empty"))

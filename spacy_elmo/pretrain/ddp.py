@@ -8,11 +8,11 @@ clusters without gradients, which ``DistributedDataParallel`` would reject).
 
 import os
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, List, Optional
 
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,16 +82,18 @@ def average_gradients(params: Iterable[nn.Parameter], ctx: DistContext) -> None:
     if not ctx.enabled:
         return
     params = list(params)
+    grads: List[Tensor] = []
     for p in params:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
-    flat = torch.cat([p.grad.reshape(-1) for p in params])
+        grads.append(p.grad)
+    flat = torch.cat([g.reshape(-1) for g in grads])
     dist.all_reduce(flat)
     flat /= ctx.world_size
     offset = 0
-    for p in params:
+    for p, g in zip(params, grads):
         n = p.numel()
-        p.grad.copy_(flat[offset : offset + n].view_as(p))
+        g.copy_(flat[offset : offset + n].view_as(p))
         offset += n
 
 

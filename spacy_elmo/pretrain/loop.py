@@ -11,8 +11,9 @@ import math
 import os
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union, cast
 
 import numpy as np
 import torch
@@ -67,8 +68,11 @@ def build_model(
 def make_optimizer(model: torch.nn.Module, config: PretrainConfig) -> torch.optim.Optimizer:
     o = config.optimizer
     if o.name == "adam":
+        # tuple(): betas given as a list in Python code still reach the optimizer (and its
+        # state_dict in checkpoints) as a tuple. The config declares two floats.
+        betas = cast(Tuple[float, float], tuple(o.betas))
         return torch.optim.AdamW(
-            model.parameters(), lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay
+            model.parameters(), lr=o.lr, betas=betas, weight_decay=o.weight_decay
         )
     if o.name == "adagrad":
         return torch.optim.Adagrad(
@@ -188,14 +192,17 @@ def _pretrain(
             raise ElmoInputError(Errors.E305.format(path=init_dir, missing=", ".join(missing)))
 
     # Data: rank 0 tokenizes and caches; the others read the cache.
-    prep = dict(max_line_chars=dc.max_line_chars, max_token_chars=dc.max_token_chars, lang=dc.lang)
+    prepare = partial(
+        prepare_corpus,
+        max_line_chars=dc.max_line_chars,
+        max_token_chars=dc.max_token_chars,
+        lang=dc.lang,
+    )
     texts: Dict[str, Any] = {}
     for turn in (0, 1):
         if ctx.is_main == (turn == 0):
-            texts["train"] = prepare_corpus(dc.train, out / "data", **prep)
-            texts["dev"] = [
-                prepare_corpus([f], out / "data", what="dev file", **prep) for f in dc.dev
-            ]
+            texts["train"] = prepare(dc.train, out / "data")
+            texts["dev"] = [prepare([f], out / "data", what="dev file") for f in dc.dev]
         ctx.barrier()
     text: EncodedText = texts["train"]
     dev_texts: List[EncodedText] = texts["dev"]

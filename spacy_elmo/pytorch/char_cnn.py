@@ -1,10 +1,11 @@
 """Character CNN: context-independent token vectors from characters (elmo-format.md §5)."""
 
-from typing import Optional
+from typing import List, Optional, cast
 
 import torch
 from torch import Tensor, nn
 
+from ..errors import ElmoInputError, Errors
 from .config import CharCNNConfig
 from .highway import Highway
 
@@ -18,6 +19,10 @@ def conv_windows(x: Tensor, conv: nn.Conv1d) -> Tensor:
     :returns: The filter outputs of every window, before pooling.
         *Shape:* ``(N, C - w + 1, n)``.
     """
+    if conv.bias is None:
+        raise ElmoInputError(
+            Errors.E110.format(name="conv", value=conv, expected="a Conv1d with bias=True")
+        )
     N, C, e = x.shape
     n, _, w = conv.weight.shape
     windows = x.unfold(1, w, 1).transpose(2, 3).reshape(N * (C - w + 1), w * e)
@@ -58,13 +63,20 @@ class CharCNN(nn.Module):
     def output_dim(self) -> int:
         return self.proj_weight.shape[1]
 
+    @property
+    def conv_layers(self) -> List[nn.Conv1d]:
+        """``convs`` with their type: one ``Conv1d`` (with a bias) per filter width, in the
+        order of ``config.filters``. ``ModuleList`` iterates as plain ``Module``s."""
+        return [cast(nn.Conv1d, conv) for conv in self.convs]
+
     def reset_parameters(self) -> None:
         with torch.no_grad():
             nn.init.uniform_(self.char_embed, -1.0, 1.0)
             self.char_embed[0].zero_()
-            for conv in self.convs:
+            for conv in self.conv_layers:
                 nn.init.uniform_(conv.weight, -0.05, 0.05)
-                conv.bias.zero_()
+                if conv.bias is not None:  # always: built with bias=True
+                    conv.bias.zero_()
             nn.init.normal_(self.proj_weight, std=(1.0 / self.proj_weight.shape[0]) ** 0.5)
             self.proj_bias.zero_()
 
@@ -77,7 +89,7 @@ class CharCNN(nn.Module):
             return self.proj_weight.new_zeros((0, self.output_dim))
         x = nn.functional.embedding(char_ids, self.char_embed)  # (N, 50, e)
         # Max over every window, including those over end-of-word and char-pad slots.
-        pooled = [conv_windows(x, conv).amax(dim=1) for conv in self.convs]  # (N, n) each
+        pooled = [conv_windows(x, conv).amax(dim=1) for conv in self.conv_layers]  # (N, n) each
         return self.project_pooled(torch.cat(pooled, dim=1))
 
     def project_pooled(self, pooled: Tensor) -> Tensor:

@@ -132,11 +132,11 @@ class ELMoConfig:
                 bad(key, value, "a positive integer")
         if isinstance(c.n_highway, bool) or not isinstance(c.n_highway, int) or c.n_highway < 0:
             bad("char_cnn.n_highway", c.n_highway, "a non-negative integer")
-        for key, value in (("lstm.cell_clip", l.cell_clip), ("lstm.proj_clip", l.proj_clip)):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
+        for key, clip in (("lstm.cell_clip", l.cell_clip), ("lstm.proj_clip", l.proj_clip)):
+            if clip is not None and (
+                isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip <= 0
             ):
-                bad(key, value, "a positive number, or null for no clipping")
+                bad(key, clip, "a positive number, or null for no clipping")
         if not isinstance(l.use_skip_connections, bool):
             bad("lstm.use_skip_connections", l.use_skip_connections, "true or false")
         if c.activation not in ("relu", "tanh"):

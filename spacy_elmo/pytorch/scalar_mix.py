@@ -52,7 +52,7 @@ class ScalarMix(nn.Module):
 
     def normalized_weights(self) -> Tensor:
         """The softmax-normalised layer weights. *Shape:* ``(n_layers,)``."""
-        w = self.weights
+        w: Tensor = self.weights
         if self.training and self.layer_dropout > 0:
             drop = torch.rand_like(w) < self.layer_dropout
             if bool(drop.all()):

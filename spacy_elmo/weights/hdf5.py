@@ -10,7 +10,7 @@ from typing import Dict, Iterator, Tuple, Union
 import numpy as np
 import torch
 
-from ..errors import ElmoFormatError, Errors
+from ..errors import ElmoFormatError, ElmoInputError, Errors
 from ..pytorch.bilm import ELMoBiLM
 from ..pytorch.config import ELMoConfig
 
@@ -115,7 +115,11 @@ def _pairs(bilm: ELMoBiLM) -> Iterator[Tuple[str, torch.Tensor, str]]:
     """(dataset, parameter, how) for every dataset; ``how`` names the layout transform."""
     cnn, lstm, config = bilm.char_cnn, bilm.lstm, bilm.config
     yield "char_embed", cnn.char_embed, "skip_row0"
-    for i, conv in enumerate(cnn.convs):
+    for i, conv in enumerate(cnn.conv_layers):
+        if conv.bias is None:
+            raise ElmoInputError(
+                Errors.E110.format(name=f"convs[{i}]", value=conv, expected="bias=True")
+            )
         yield f"CNN/W_cnn_{i}", conv.weight, "conv"
         yield f"CNN/b_cnn_{i}", conv.bias, "copy"
     F = config.char_cnn.n_filters
@@ -176,24 +180,26 @@ def save_weights(bilm: ELMoBiLM, path: Union[str, Path]) -> None:
 
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    arrays: Dict[str, np.ndarray] = {}
+    # Dataset name -> array, in _pairs order; W_0's input and recurrent rows are collected
+    # apart ({how: rows}) and stacked when written.
+    arrays: Dict[str, Union[np.ndarray, Dict[str, np.ndarray]]] = {}
+    rows: Dict[str, Dict[str, np.ndarray]] = {}
     for key, param, how in _pairs(bilm):
-        value = param.detach().to("cpu", torch.float32)
+        tensor = param.detach().to("cpu", torch.float32)
         name = key.split(":")[0]
         if how == "skip_row0":
-            arrays[name] = value[1:].numpy()
+            arrays[name] = tensor[1:].numpy()
         elif how == "conv":
-            arrays[name] = value.permute(2, 1, 0).unsqueeze(0).numpy()
+            arrays[name] = tensor.permute(2, 1, 0).unsqueeze(0).numpy()
         elif how in ("rows_input", "rows_recurrent"):
-            parts = arrays.setdefault(name + ":parts", {})  # type: ignore[arg-type]
-            parts[how] = value.numpy()  # type: ignore[index]
+            parts = arrays[name] = rows.setdefault(name, {})
+            parts[how] = tensor.numpy()
         else:
-            arrays[name] = value.contiguous().numpy()
+            arrays[name] = tensor.contiguous().numpy()
     with h5py.File(tmp, "w") as f:
         for name, value in arrays.items():
-            if name.endswith(":parts"):
-                name = name[: -len(":parts")]
-                value = np.concatenate([value["rows_input"], value["rows_recurrent"]])  # type: ignore[index]
+            if isinstance(value, dict):
+                value = np.concatenate([value["rows_input"], value["rows_recurrent"]])
             f.create_dataset(name, data=np.ascontiguousarray(value, dtype="<f4"))
     tmp.replace(path)
 
