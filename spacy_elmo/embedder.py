@@ -72,10 +72,10 @@ class ElmoEmbedder:
                     expected="both files, or neither for the embedded default model",
                 )
             )
-        if options_file is None:
+        if options_file is None or weight_file is None:  # both None (checked above)
             options_file, weight_file = default_model_paths()
         check_state_mode(state)
-        bilm = load_bilm(options_file, weight_file, device=device)  # type: ignore[arg-type]
+        bilm = load_bilm(options_file, weight_file, device=device)
         self._setup(bilm, state=state, cache_size=cache_size)
 
     @classmethod

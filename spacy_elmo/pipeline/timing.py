@@ -3,10 +3,21 @@ ELMo configs with their baselines (``[training.before_update]``)."""
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
 from spacy.language import Language
+
+
+@dataclass
+class _Epoch:
+    """The epoch being timed: its number, its start (wall and CPU clocks) and updates so far."""
+
+    number: Any
+    start: float
+    cpu: float
+    steps: int = 0
 
 
 def make_epoch_timer_v1(*, path: str) -> Callable[[Language, Dict[str, Any]], None]:
@@ -19,22 +30,23 @@ def make_epoch_timer_v1(*, path: str) -> Callable[[Language, Dict[str, Any]], No
     path (str): Output file (created or appended to).
     """
     out = Path(path)
-    state: Dict[str, Optional[float]] = {"epoch": None, "start": None, "cpu": None, "steps": 0}
+    current: Optional[_Epoch] = None
 
     def before_update(nlp: Language, info: Dict[str, Any]) -> None:
+        nonlocal current
         now, cpu = time.perf_counter(), time.process_time()
         epoch = info["epoch"]
-        if state["epoch"] is not None and epoch != state["epoch"]:
+        if current is not None and epoch != current.number:
             row = {
-                "epoch": state["epoch"],
-                "seconds": round(now - state["start"], 3),  # type: ignore[operator]
-                "cpu_seconds": round(cpu - state["cpu"], 3),  # type: ignore[operator]
-                "steps": state["steps"],
+                "epoch": current.number,
+                "seconds": round(now - current.start, 3),
+                "cpu_seconds": round(cpu - current.cpu, 3),
+                "steps": current.steps,
             }
             with out.open("a", encoding="utf8") as f:
                 f.write(json.dumps(row) + "\n")
-        if epoch != state["epoch"]:
-            state.update(epoch=epoch, start=now, cpu=cpu, steps=0)
-        state["steps"] += 1  # type: ignore[operator]
+        if current is None or epoch != current.number:
+            current = _Epoch(number=epoch, start=now, cpu=cpu)
+        current.steps += 1
 
     return before_update
