@@ -40,7 +40,14 @@ setup(
     extras_require={
         # The pretraining perplexity plot needs matplotlib; the tests check that plot.
         "pretrain": ["matplotlib>=3.5.0"],
-        "test": ["pytest>=7.0.0", "matplotlib>=3.5.0"],
+        # black, isort and mypy run in tests/test_style.py: pinned, so results do not drift.
+        "test": [
+            "pytest>=7.0.0",
+            "matplotlib>=3.5.0",
+            "black==26.10.1",
+            "isort==9.0.2",
+            "mypy==2.4.1",
+        ],
     },
     entry_points={
         # --- spaCy integration (owned by spacy_elmo/pipeline + spacy_elmo/models) ---
