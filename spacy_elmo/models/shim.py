@@ -7,6 +7,7 @@ neither the original paths nor a network. The embedder is loaded lazily, on firs
 """
 
 import copy
+import hashlib
 import shutil
 import tempfile
 import weakref
@@ -25,15 +26,21 @@ WEIGHTS_NAME = "weights.hdf5"
 PathLike = Union[str, Path]
 
 
-# Loaded biLMs shared by every pipeline of the process that uses the same unchanged files
-# with the same state and device (deterministic states only), so many components and
-# pipelines do not each hold and warm up a copy.
+# Loaded biLMs shared by every pipeline of the process that uses files with the same content
+# (from a path or from bytes) with the same state and device (deterministic states only), so
+# many components and pipelines do not each hold and warm up a copy, and a pipeline restored
+# from bytes or disk computes exactly what the one it was saved from does.
 _LOADED: "weakref.WeakValueDictionary[tuple, ElmoEmbedder]" = weakref.WeakValueDictionary()
 
 
-def _file_id(path: Path) -> tuple:
-    stat = path.stat()
-    return (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+def _digest(source: Union[Path, bytes]) -> str:
+    if isinstance(source, bytes):
+        return hashlib.sha256(source).hexdigest()
+    digest = hashlib.sha256()
+    with source.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class ElmoShim(Shim):
@@ -86,25 +93,33 @@ class ElmoShim(Shim):
     def embedder(self) -> ElmoEmbedder:
         """The runtime, loaded on first access."""
         if self._model is None:
-            if self.blobs is not None:
-                with tempfile.TemporaryDirectory() as tmp:
-                    self._write_blobs(Path(tmp))
-                    self._model = self._load(Path(tmp) / OPTIONS_NAME, Path(tmp) / WEIGHTS_NAME)
-            else:
-                assert self.files is not None
-                self._model = self._load(self.files[OPTIONS_NAME], self.files[WEIGHTS_NAME])
+            state, device = self.cfg["state"], self.cfg["device"]
+            if state == "stateful":  # carries per-row state: never shared
+                self._model = self._load(state, device)
+                return self._model
+            sources = self.blobs if self.blobs is not None else self.files
+            assert sources is not None
+            key = (
+                _digest(sources[OPTIONS_NAME]),
+                _digest(sources[WEIGHTS_NAME]),
+                state,
+                str(device),
+            )
+            embedder = _LOADED.get(key)
+            if embedder is None:
+                embedder = _LOADED[key] = self._load(state, device)
+            self._model = embedder
         return self._model
 
-    def _load(self, options: Path, weights: Path) -> ElmoEmbedder:
-        state, device = self.cfg["state"], self.cfg["device"]
-        if state == "stateful":  # carries per-row state: never shared
+    def _load(self, state: str, device: str) -> ElmoEmbedder:
+        if self.blobs is None:
+            assert self.files is not None
+            options, weights = self.files[OPTIONS_NAME], self.files[WEIGHTS_NAME]
             return ElmoEmbedder(options, weights, state=state, device=device)
-        key = (_file_id(options), _file_id(weights), state, str(device))
-        embedder = _LOADED.get(key)
-        if embedder is None:
-            embedder = ElmoEmbedder(options, weights, state=state, device=device)
-            _LOADED[key] = embedder
-        return embedder
+        with tempfile.TemporaryDirectory() as tmp:
+            self._write_blobs(Path(tmp))
+            options, weights = Path(tmp) / OPTIONS_NAME, Path(tmp) / WEIGHTS_NAME
+            return ElmoEmbedder(options, weights, state=state, device=device)
 
     # --- thinc Shim API (the biLM is frozen: no training hooks) ------------------------------
     def __call__(self, inputs, is_train):  # pragma: no cover - not called by thinc here

@@ -47,6 +47,8 @@ def test_to_bytes_round_trip(make_nlp, tiny_paths):
     other.add_pipe("elmo", config={"scalar_mix": [0.5, -1.0, 2.0]})  # default model files
     other.from_bytes(data)
     assert np.array_equal(other(TEXTS[1])._.elmo, ref)
+    # same file content: the restored pipeline shares the loaded biLM instead of a second copy
+    assert other.get_pipe("elmo").embedder is nlp.get_pipe("elmo").embedder
     # the component's own bytes carry the files, and to_disk from them works
     comp_bytes = nlp.get_pipe("elmo").to_bytes()
     assert len(comp_bytes) > (TINY / "weights.hdf5").stat().st_size
