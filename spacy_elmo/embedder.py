@@ -19,7 +19,7 @@ from .errors import ElmoInputError, Errors
 from .pytorch.bilm import ELMoBiLM
 from .pytorch.char_ids import check_sentences, tokens_to_ids
 from .pytorch.config import ELMoConfig
-from .pytorch.lstm import LSTMState
+from .pytorch.lstm import LSTMState, precision_dtype
 from .pytorch.state import (
     StatefulRows,
     broadcast_state,
@@ -44,6 +44,10 @@ class ElmoEmbedder:
     state computed at load time from a warm-up text), ``"zero"``, or ``"stateful"``
     (AllenNLP/bilm-tf: carried across calls by batch row). With ``warm`` and ``zero`` a
     sentence's vectors do not depend on the rest of its batch.
+
+    ``precision="bfloat16"`` (opt-in) runs the biLSTM's matrix products in bfloat16: about
+    2x faster at the full size where the CPU has bfloat16 GEMMs, not exact (about 1e-3
+    relative). The char CNN, the states and the outputs stay float32.
     """
 
     def __init__(
@@ -54,6 +58,7 @@ class ElmoEmbedder:
         state: str = "warm",
         device: Union[str, torch.device] = "cpu",
         cache_size: int = 50_000,
+        precision: str = "float32",
     ):
         """
         :param options_file: options.json of the biLM (default: the embedded model).
@@ -61,6 +66,7 @@ class ElmoEmbedder:
         :param state: ``"warm"``, ``"zero"`` or ``"stateful"``.
         :param device: Torch device, e.g. ``"cpu"`` or ``"cuda:0"``.
         :param cache_size: Number of word types whose char-CNN vectors are kept (0: none).
+        :param precision: ``"float32"`` (exact) or ``"bfloat16"`` (faster, see the class).
         """
         from .weights import load_bilm
 
@@ -75,25 +81,34 @@ class ElmoEmbedder:
         if options_file is None or weight_file is None:  # both None (checked above)
             options_file, weight_file = default_model_paths()
         check_state_mode(state)
+        precision_dtype(precision)  # fail before loading
         bilm = load_bilm(options_file, weight_file, device=device)
-        self._setup(bilm, state=state, cache_size=cache_size)
+        self._setup(bilm, state=state, cache_size=cache_size, precision=precision)
 
     @classmethod
     def from_bilm(
-        cls, bilm: ELMoBiLM, *, state: str = "warm", cache_size: int = 50_000
+        cls,
+        bilm: ELMoBiLM,
+        *,
+        state: str = "warm",
+        cache_size: int = 50_000,
+        precision: str = "float32",
     ) -> "ElmoEmbedder":
-        """Wrap a biLM already in memory (it is put in eval mode and frozen)."""
+        """Wrap a biLM already in memory (it is put in eval mode and frozen). Embedders
+        wrapping the same biLM share it, whatever their state or precision."""
         self = cls.__new__(cls)
         check_state_mode(state)
         bilm.requires_grad_(False).eval()
-        self._setup(bilm, state=state, cache_size=cache_size)
+        self._setup(bilm, state=state, cache_size=cache_size, precision=precision)
         return self
 
-    def _setup(self, bilm: ELMoBiLM, *, state: str, cache_size: int) -> None:
+    def _setup(self, bilm: ELMoBiLM, *, state: str, cache_size: int, precision: str) -> None:
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
             raise ElmoInputError(
                 Errors.E110.format(name="cache_size", value=cache_size, expected="an int >= 0")
             )
+        self._matmul_dtype = precision_dtype(precision)
+        self.precision = precision
         self.bilm = bilm
         self.state = state
         self.cache_size = cache_size
@@ -149,7 +164,9 @@ class ElmoEmbedder:
             return empty, torch.zeros(0, 0, dtype=torch.bool, device=self.device)
         token_emb = self._token_vectors(batch, T)
         state = self._initial_state(B)
-        out = self.bilm.contextualize(token_emb, lengths.to(self.device), state)
+        out = self.bilm.contextualize(
+            token_emb, lengths.to(self.device), state, matmul_dtype=self._matmul_dtype
+        )
         if self.state == "stateful":
             self._stateful.update(out.final_state)
         return out.layers, out.mask

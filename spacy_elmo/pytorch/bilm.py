@@ -95,6 +95,7 @@ class ELMoBiLM(nn.Module):
         state: Optional[LSTMState] = None,
         *,
         keep_boundaries: bool = False,
+        matmul_dtype: Optional[torch.dtype] = None,
     ) -> BiLMOutput:
         """Run the biLM on character ids.
 
@@ -102,10 +103,14 @@ class ELMoBiLM(nn.Module):
             tokens. *Shape:* ``(batch_size, T, 50)``.
         :param state: Initial LSTM state of every row (``None`` for zeros).
         :param keep_boundaries: Keep the ``<S>``/``</S>`` positions in the output.
+        :param matmul_dtype: dtype of the LSTMs' matrix products without autograd (``None``:
+            exact; see :meth:`ElmoLstm.forward`).
         """
         token_emb = self.embed_tokens(char_ids)
         lengths = (char_ids > 0).any(dim=2).sum(dim=1)
-        return self.contextualize(token_emb, lengths, state, keep_boundaries=keep_boundaries)
+        return self.contextualize(
+            token_emb, lengths, state, keep_boundaries=keep_boundaries, matmul_dtype=matmul_dtype
+        )
 
     def contextualize(
         self,
@@ -114,6 +119,7 @@ class ELMoBiLM(nn.Module):
         state: Optional[LSTMState] = None,
         *,
         keep_boundaries: bool = False,
+        matmul_dtype: Optional[torch.dtype] = None,
     ) -> BiLMOutput:
         """Run the LSTMs over token vectors from the char CNN.
 
@@ -122,6 +128,7 @@ class ELMoBiLM(nn.Module):
         :param lengths: Number of tokens per row. *Shape:* ``(batch_size,)``.
         :param state: Initial state of every row (``None`` for zeros).
         :param keep_boundaries: Keep the ``<S>``/``</S>`` positions in the output.
+        :param matmul_dtype: dtype of the LSTMs' matrix products (see :meth:`forward`).
         """
         B, T, P = token_emb.shape
         device = token_emb.device
@@ -146,7 +153,7 @@ class ELMoBiLM(nn.Module):
         inputs = torch.stack([x_s, reverse_within_length(x_s, n_s)])  # (2, B, T2, P)
         if state is not None:
             state = state.index_rows(order)
-        out, final = self.lstm(inputs, n_s, state)  # (L, 2, B, T2, P)
+        out, final = self.lstm(inputs, n_s, state, matmul_dtype=matmul_dtype)  # (L, 2, B, T2, P)
         fwd = out[:, 0]
         bwd = reverse_within_length(out[:, 1], n_s)
         lstm_layers = torch.cat([fwd, bwd], dim=3)[:, unorder]  # (L, B, T2, 2P)

@@ -5,9 +5,10 @@ from typing import List, Optional, Tuple
 import pytest
 import torch
 
+from spacy_elmo.errors import ElmoInputError
 from spacy_elmo.pytorch import lstm as lstm_module
 from spacy_elmo.pytorch.config import LSTMConfig
-from spacy_elmo.pytorch.lstm import ElmoLstm, LSTMState
+from spacy_elmo.pytorch.lstm import ElmoLstm, LSTMState, precision_dtype
 
 P, D = 6, 16
 
@@ -192,3 +193,56 @@ def test_pretraining_window_without_grad():
     out, final = lstm_window(lstm, x, state)
     assert out.requires_grad and not fast[0].requires_grad
     _assert_same(fast, (out.detach(), final.detach()))
+
+
+def _bf16(lstm, x, lengths, state=None) -> Tuple[torch.Tensor, LSTMState]:
+    with torch.no_grad():
+        return lstm(x, torch.tensor(lengths), state, matmul_dtype=torch.bfloat16)
+
+
+@pytest.mark.parametrize("lengths", [[7, 5, 5, 1, 0], [3]])
+def test_bfloat16_products_close_to_float32(lengths):
+    lstm, x, state = _lstm(), _inputs(lengths), _state(len(lengths))
+    with torch.no_grad():
+        exact = lstm(x, torch.tensor(lengths), state)
+    low = _bf16(lstm, x, lengths, state)
+    assert low[0].dtype == torch.float32 and low[1].c.dtype == torch.float32
+    # bfloat16 has an 8-bit mantissa: close (values are clipped to 1), but not exact
+    torch.testing.assert_close(low[0], exact[0], atol=3e-2, rtol=0)
+    torch.testing.assert_close(low[1].c, exact[1].c, atol=3e-2, rtol=0)
+    assert not torch.equal(low[0], exact[0])
+    for b, n in enumerate(lengths):  # padding stays exactly zero
+        assert not low[0][:, :, b, n:].any()
+
+
+def test_bfloat16_weight_copies_follow_the_parameters():
+    lstm, x = _lstm(), _inputs([4, 2])
+    first = _bf16(lstm, x, [4, 2])[0]
+    copies = lstm.matmul_weights(torch.bfloat16)
+    assert lstm.matmul_weights(torch.bfloat16) is copies  # made once
+    assert copies[0][0].dtype == torch.bfloat16
+    with torch.no_grad():
+        lstm.recurrent_weight[1].mul_(-1.0)  # in place: the copies must be made again
+    changed = _bf16(lstm, x, [4, 2])[0]
+    assert lstm.matmul_weights(torch.bfloat16) is not copies
+    assert torch.equal(changed[0], first[0]) and not torch.equal(changed[1], first[1])
+    with torch.no_grad():
+        expected = lstm(x, torch.tensor([4, 2]))[0]
+    torch.testing.assert_close(changed, expected, atol=3e-2, rtol=0)
+
+
+def test_matmul_dtype_only_without_autograd():
+    lstm, x = _lstm(), _inputs([3, 2])
+    exact = _autograd(lstm, x, [3, 2], None)
+    # the parameters require grad: the autograd loop runs in float32 whatever was asked
+    out, _ = lstm(x, torch.tensor([3, 2]), matmul_dtype=torch.bfloat16)
+    assert torch.equal(out.detach(), exact[0])
+
+
+def test_unsupported_matmul_dtype():
+    lstm = _lstm()
+    with pytest.raises(ElmoInputError, match="E114"):
+        lstm.matmul_weights(torch.float16)
+    with pytest.raises(ElmoInputError, match="E114"):
+        precision_dtype("fp16")
+    assert precision_dtype("bfloat16") == torch.bfloat16
