@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -36,11 +36,16 @@ if TYPE_CHECKING:
 
 
 def default_reference_python() -> Path:
-    """``$SPACY_ELMO_REFERENCE_PYTHON``, else ``../refvenv/bin/python`` next to the checkout
-    (what ``shared/tools/setup-reference-venv.sh`` creates)."""
+    """``$SPACY_ELMO_REFERENCE_PYTHON``, else the first that exists of
+    ``~/.cache/elmo-reference-venv/bin/python`` (where ``shared/tools/setup-reference-venv.sh``
+    puts it by default) and ``../refvenv/bin/python`` next to the checkout (the old default)."""
     if os.environ.get(REFERENCE_ENV):
         return Path(os.environ[REFERENCE_ENV])
-    return HERE.parents[2] / "refvenv" / "bin" / "python"
+    candidates = [
+        Path.home() / ".cache" / "elmo-reference-venv" / "bin" / "python",
+        HERE.parents[2] / "refvenv" / "bin" / "python",
+    ]
+    return next((p for p in candidates if p.is_file()), candidates[0])
 
 
 class Worker:
@@ -107,6 +112,7 @@ def run_benchmark(
     repeats: int = 3,
     device: str = "cpu",
     states: Sequence[str] = ("zero",),
+    precisions: Sequence[str] = ("float32",),
     reference_python: Optional[PathLike] = None,
     use_reference: bool = True,
     cache_dir: PathLike = "bench-out",
@@ -126,6 +132,8 @@ def run_benchmark(
     :param repeats: Timed passes over the sentence set per implementation (median reported).
     :param device: Device for this package (AllenNLP always runs on CPU).
     :param states: Initial-state modes of this package to time (``zero``, ``warm``).
+    :param precisions: Precisions of this package to time (``float32``, ``bfloat16``): one
+        row per state and precision.
     :param reference_python: Python with AllenNLP 2.10.1 (default: :func:`default_reference_python`).
     :param use_reference: Set to False to skip AllenNLP.
     :param cache_dir: Folder for weights, sentences, worker logs and parity arrays.
@@ -170,6 +178,7 @@ def run_benchmark(
             repeats=repeats,
             device=device,
             states=list(states),
+            precisions=list(precisions),
             interleave=interleave,
         ),
         "sentences": stats,
@@ -182,12 +191,14 @@ def run_benchmark(
         "implementations": {},
         "notes": notes,
     }
+    # One spacy-elmo variant per state and precision: "zero", "zero+bfloat16", ...
+    variants = [variant(s, p) for p in precisions for s in states]
     try:
         log("starting spacy-elmo worker")
         ours = Worker(
             "spacy-elmo",
             [sys.executable, "-m", "spacy_elmo.bench.worker_ours"],
-            dict(common, states=list(states), device=device),
+            dict(common, variants=variants, device=device),
             cache / "worker-spacy-elmo.log",
             threads,
         )
@@ -214,10 +225,12 @@ def run_benchmark(
             log(notes[-1])
         # Parity on the first sentences, zero state, before anything is timed.
         if parity_sentences and "allennlp" in workers:
-            result["parity"] = _parity(workers, cache, parity_sentences, sentences)
+            result["parity"] = _parity(workers, cache, parity_sentences, sentences, precisions)
             log(f"parity: max |ours - AllenNLP| = {result['parity']['max_abs_diff']:.3g}")
-        # Timed passes, interleaved: ours[state...], allennlp; then again.
-        runs = [("spacy-elmo", s) for s in states] + [("allennlp", None)] * ("allennlp" in workers)
+        # Timed passes, interleaved: ours[variant...], allennlp; then again.
+        runs = [("spacy-elmo", v) for v in variants] + [("allennlp", None)] * (
+            "allennlp" in workers
+        )
         times: Dict[str, List[float]] = {_label(n, s): [] for n, s in runs}
         batch_times: Dict[str, List[List[float]]] = {_label(n, s): [] for n, s in runs}
         n_batches = (n_sentences + batch_size - 1) // batch_size
@@ -225,15 +238,15 @@ def run_benchmark(
             order = runs if r % 2 == 0 else runs[::-1]
             if interleave == "pass":
                 for name, state in order:
-                    reply = workers[name].ask(cmd="run", state=state)
+                    reply = workers[name].ask(cmd="run", variant=state)
                     times[_label(name, state)].append(reply["seconds"])
             else:  # batch k of every implementation, then batch k + 1: same load for all
                 for name, state in order:
-                    workers[name].ask(cmd="reset", state=state)
+                    workers[name].ask(cmd="reset", variant=state)
                 per_batch: Dict[str, List[float]] = {_label(n, s): [] for n, s in runs}
                 for k in range(n_batches):
                     for name, state in order if k % 2 == 0 else order[::-1]:
-                        reply = workers[name].ask(cmd="batch", state=state, k=k)
+                        reply = workers[name].ask(cmd="batch", variant=state, k=k)
                         per_batch[_label(name, state)].append(reply["seconds"])
                 for label, secs in per_batch.items():
                     times[label].append(sum(secs))
@@ -281,32 +294,60 @@ def run_benchmark(
     return result
 
 
-def _label(name: str, state: Optional[str]) -> str:
-    return f"{name}[{state}]" if state else name
+def variant(state: str, precision: str) -> str:
+    """A spacy-elmo worker variant: ``state`` alone in float32, else ``state+precision``."""
+    return state if precision == "float32" else f"{state}+{precision}"
 
 
-def _parity(workers: Dict[str, Worker], cache: Path, n: int, sentences) -> dict:
+def split_variant(name: str) -> Tuple[str, str]:
+    """``(state, precision)`` of a variant made by :func:`variant`."""
+    state, _, precision = name.partition("+")
+    return state, precision or "float32"
+
+
+def _label(name: str, variant: Optional[str]) -> str:
+    return f"{name}[{variant}]" if variant else name
+
+
+def _parity(
+    workers: Dict[str, Worker], cache: Path, n: int, sentences, precisions: Sequence[str]
+) -> dict:
+    """Max abs differences to AllenNLP on the first ``n`` sentences, zero state: float32
+    (``max_abs_diff``) and every other precision (``max_abs_diff_<precision>``)."""
+    asks: List[Tuple[str, str, Dict[str, str]]] = [("allennlp", "allennlp", {})] + [
+        ("spacy-elmo", f"spacy-elmo-{p}", {"variant": variant("zero", p)}) for p in precisions
+    ]
+    if "float32" not in precisions:
+        asks.append(("spacy-elmo", "spacy-elmo-float32", {"variant": "zero"}))
     arrays = {}
-    for name, w in workers.items():
-        path = cache / f"parity-{name}.npy"
-        w.ask(cmd="parity", n=n, path=str(path))
-        arrays[name] = np.load(path)
-    a, b = arrays["spacy-elmo"], arrays["allennlp"]  # (L+1, B, T, 2P)
-    per_layer = []
-    for layer in range(a.shape[0]):
-        diffs = [
-            float(np.abs(a[layer, i, : len(s)] - b[layer, i, : len(s)]).max(initial=0.0))
-            for i, s in enumerate(sentences[:n])
+    for worker, key, extra in asks:
+        path = cache / f"parity-{key}.npy"
+        workers[worker].ask(cmd="parity", n=n, path=str(path), **extra)
+        arrays[key] = np.load(path)
+    ref = arrays["allennlp"]  # (L+1, B, T, 2P)
+
+    def per_layer(a: np.ndarray) -> List[float]:
+        return [
+            max(
+                float(np.abs(a[layer, i, : len(s)] - ref[layer, i, : len(s)]).max(initial=0.0))
+                for i, s in enumerate(sentences[:n])
+            )
+            for layer in range(a.shape[0])
         ]
-        per_layer.append(max(diffs))
-    return dict(
+
+    exact = per_layer(arrays["spacy-elmo-float32"])
+    out = dict(
         n_sentences=n,
         n_tokens=sum(len(s) for s in sentences[:n]),
-        max_abs_diff=max(per_layer),
-        max_abs_diff_per_layer=per_layer,
-        max_abs_value=float(np.abs(b).max()),
+        max_abs_diff=max(exact),
+        max_abs_diff_per_layer=exact,
+        max_abs_value=float(np.abs(ref).max()),
         state="zero",
     )
+    for p in precisions:
+        if p != "float32":
+            out[f"max_abs_diff_{p}"] = max(per_layer(arrays[f"spacy-elmo-{p}"]))
+    return out
 
 
 def format_table(result: dict) -> str:
@@ -344,6 +385,9 @@ def format_table(result: dict) -> str:
             f"parity (zero state, {p['n_sentences']} sentences, all layers): max |ours - AllenNLP| = "
             f"{p['max_abs_diff']:.3g} (max |value| {p['max_abs_value']:.3g})"
         )
+        for key, value in p.items():
+            if key.startswith("max_abs_diff_") and key != "max_abs_diff_per_layer":
+                lines.append(f"  {key[len('max_abs_diff_'):]}: max |ours - AllenNLP| = {value:.3g}")
     for note in result["notes"]:
         lines.append(note)
     return "\n".join(lines)

@@ -21,6 +21,7 @@ def main(args: dict) -> None:
     import torch
 
     torch.set_num_threads(args["threads"])
+    from spacy_elmo.bench.runner import split_variant
     from spacy_elmo.embedder import ElmoEmbedder
 
     with open(args["sentences"], encoding="utf8") as f:
@@ -28,13 +29,17 @@ def main(args: dict) -> None:
     bs = args["batch_size"]
     batches = [sentences[i : i + bs] for i in range(0, len(sentences), bs)]
     t0 = time.perf_counter()
-    states = args["states"]
-    first = ElmoEmbedder(args["options"], args["weights"], state=states[0], device=args["device"])
-    embedders = {states[0]: first}
-    for state in states[1:]:
-        embedders[state] = ElmoEmbedder.from_bilm(first.bilm, state=state)
+    # One embedder per variant ("zero", "warm+bfloat16", ...), all sharing one biLM.
+    first_variant, *others = args["variants"]
+    state, precision = split_variant(first_variant)
+    first = ElmoEmbedder(
+        args["options"], args["weights"], state=state, precision=precision, device=args["device"]
+    )
+    embedders = {first_variant: first}
+    for v in others:
+        state, precision = split_variant(v)
+        embedders[v] = ElmoEmbedder.from_bilm(first.bilm, state=state, precision=precision)
     load_seconds = time.perf_counter() - t0
-    zero = embedders.get("zero") or ElmoEmbedder.from_bilm(first.bilm, state="zero")
     for emb in embedders.values():  # warm-up: one batch, then forget the cached words
         emb.embed_batch(batches[0])
         emb.clear_cache()
@@ -47,13 +52,14 @@ def main(args: dict) -> None:
     )
     for line in sys.stdin:
         cmd = json.loads(line)
-        if cmd["cmd"] == "parity":
+        if cmd["cmd"] == "parity":  # zero state, a fresh char-CNN cache
+            _, precision = split_variant(cmd["variant"])
+            zero = ElmoEmbedder.from_bilm(first.bilm, state="zero", precision=precision)
             layers, mask = zero.embed_batch_torch(sentences[: cmd["n"]])
-            zero.clear_cache()
             np.save(cmd["path"], layers.cpu().numpy())
             send(event="done")
         elif cmd["cmd"] == "run":
-            emb = embedders[cmd["state"]]
+            emb = embedders[cmd["variant"]]
             emb.clear_cache()  # every timed pass starts cold, like a new file
             if emb.device.type == "cuda":
                 torch.cuda.synchronize()
@@ -63,10 +69,10 @@ def main(args: dict) -> None:
             seconds = time.perf_counter() - t0
             send(event="done", seconds=seconds)
         elif cmd["cmd"] == "reset":
-            embedders[cmd["state"]].clear_cache()  # a new pass starts cold, like a new file
+            embedders[cmd["variant"]].clear_cache()  # a new pass starts cold, like a new file
             send(event="done")
         elif cmd["cmd"] == "batch":
-            emb = embedders[cmd["state"]]
+            emb = embedders[cmd["variant"]]
             if emb.device.type == "cuda":
                 torch.cuda.synchronize()
             t0 = time.perf_counter()

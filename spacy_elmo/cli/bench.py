@@ -19,7 +19,8 @@ def bench_cli(
     repeats: int = typer.Option(3, "--repeats", min=1, help="Timed passes per implementation (median reported)."),
     device: str = typer.Option("cpu", "--device", help="Device for spacy-elmo: cpu, cuda, cuda:1, ..."),
     states: str = typer.Option("zero", "--states", help="Comma-separated spacy-elmo state modes to time: zero, warm."),
-    reference_python: Optional[Path] = typer.Option(None, "--reference-python", help="Python with AllenNLP 2.10.1 (default: $SPACY_ELMO_REFERENCE_PYTHON or ../refvenv/bin/python)."),
+    precisions: str = typer.Option("float32", "--precisions", help="Comma-separated spacy-elmo precisions to time: float32 (exact), bfloat16."),
+    reference_python: Optional[Path] = typer.Option(None, "--reference-python", help="Python with AllenNLP 2.10.1 (default: $SPACY_ELMO_REFERENCE_PYTHON, ~/.cache/elmo-reference-venv/bin/python or ../refvenv/bin/python)."),
     no_reference: bool = typer.Option(False, "--no-reference", help="Do not run AllenNLP."),
     cache_dir: Path = typer.Option(Path("bench-out"), "--cache-dir", help="Folder for weights, sentences and worker logs."),
     parity_sentences: int = typer.Option(4, "--parity-sentences", min=0, help="Sentences compared with AllenNLP (0: none)."),
@@ -38,6 +39,10 @@ def bench_cli(
     bad = [s for s in state_list if s not in ("zero", "warm")]
     if not state_list or bad:
         raise typer.BadParameter(f"--states takes zero and/or warm, got {states!r}")
+    precision_list = [p.strip() for p in precisions.split(",") if p.strip()]
+    bad = [p for p in precision_list if p not in ("float32", "bfloat16")]
+    if not precision_list or bad:
+        raise typer.BadParameter(f"--precisions takes float32 and/or bfloat16, got {precisions!r}")
     result = run_benchmark(
         preset=preset,
         n_sentences=n_sentences,
@@ -46,6 +51,7 @@ def bench_cli(
         repeats=repeats,
         device=device,
         states=state_list,
+        precisions=precision_list,
         reference_python=reference_python,
         use_reference=not no_reference,
         cache_dir=cache_dir,

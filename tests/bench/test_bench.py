@@ -63,6 +63,7 @@ def test_run_benchmark_without_reference(tmp_path, interleave):
         threads=1,
         repeats=2,
         states=("zero", "warm"),
+        precisions=("float32", "bfloat16"),
         reference_python=tmp_path / "missing" / "python",
         cache_dir=tmp_path,
         interleave=interleave,
@@ -70,7 +71,12 @@ def test_run_benchmark_without_reference(tmp_path, interleave):
     )
     json.dumps(result)  # serialisable as the --output file
     impl = result["implementations"]
-    assert set(impl) == {"spacy-elmo[zero]", "spacy-elmo[warm]"}
+    assert set(impl) == {
+        "spacy-elmo[zero]",
+        "spacy-elmo[warm]",
+        "spacy-elmo[zero+bfloat16]",
+        "spacy-elmo[warm+bfloat16]",
+    }
     for row in impl.values():
         assert len(row["seconds"]) == 2
         assert row["tokens_per_s"] > 0 and row["gflops"] > 0
@@ -79,6 +85,16 @@ def test_run_benchmark_without_reference(tmp_path, interleave):
     assert any("AllenNLP skipped" in n for n in result["notes"])
     table = format_table(result)
     assert "spacy-elmo[zero]" in table and "AllenNLP skipped" in table
+    assert "spacy-elmo[warm+bfloat16]" in table
+
+
+def test_variants():
+    from spacy_elmo.bench.runner import split_variant, variant
+
+    assert variant("zero", "float32") == "zero"
+    for state in ("zero", "warm"):
+        for precision in ("float32", "bfloat16"):
+            assert split_variant(variant(state, precision)) == (state, precision)
 
 
 def test_allennlp_worker_is_self_contained():
