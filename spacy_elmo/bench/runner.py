@@ -353,13 +353,14 @@ def _parity(
 def format_table(result: dict) -> str:
     """The human-readable summary printed by ``python -m spacy_elmo bench``."""
     s, st = result["settings"], result["sentences"]
+    width = max([20] + [len(label) + 2 for label in result["implementations"]])
     lines = [
         f"preset {s['preset']} ({s['n_parameters'] / 1e6:.1f}M params, "
         f"{s['flops_per_token'] / 1e6:.1f} MFLOP/token position), {st['n_sentences']} sentences, "
         f"{st['n_tokens']} tokens ({st['n_types']} types, mean length {st['mean_length']:.1f}), "
         f"batch {s['batch_size']}, {s['threads']} threads, median of {s['repeats']} passes",
         "",
-        f"{'implementation':<20}{'tokens/s':>10}{'vs AllenNLP':>13}{'paired':>8}{'GFLOP/s':>9}"
+        f"{'implementation':<{width}}{'tokens/s':>10}{'vs AllenNLP':>13}{'paired':>8}{'GFLOP/s':>9}"
         f"{'peak RSS MB':>13}{'load s':>8}",
     ]
 
@@ -368,7 +369,7 @@ def format_table(result: dict) -> str:
 
     for label, row in result["implementations"].items():
         lines.append(
-            f"{label:<20}{row['tokens_per_s']:>10.1f}"
+            f"{label:<{width}}{row['tokens_per_s']:>10.1f}"
             f"{ratio(row.get('speedup_vs_allennlp'), label):>13}"
             f"{ratio(row.get('speedup_median_paired_batch'), label):>8}"
             f"{row['gflops']:>9.1f}{row['peak_rss_mb']:>13.0f}{row['load_seconds']:>8.1f}"

@@ -27,4 +27,11 @@ from . import senses  # noqa: E402,F401
 
 
 def main() -> None:
-    app()
+    """Run the CLI; a coded error (bad input, bad files) is printed without a traceback."""
+    from ..errors import ElmoFormatError, ElmoInputError
+
+    try:
+        app()
+    except (ElmoFormatError, ElmoInputError) as e:
+        typer.echo(f"Error: {e}", err=True)
+        raise SystemExit(1)

@@ -26,6 +26,11 @@ def embed_cli(
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     state: str = typer.Option("warm", "--state", help="warm | zero | stateful"),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
+    precision: str = typer.Option(
+        "float32",
+        "--precision",
+        help="float32 (exact) | bfloat16 (biLSTM products in bfloat16: faster, ~1e-3 off)",
+    ),
     forget_sentences: bool = typer.Option(False, "--forget-sentences"),
     use_sentence_keys: bool = typer.Option(False, "--use-sentence-keys"),
     no_progress: bool = typer.Option(False, "--no-progress"),
@@ -36,7 +41,9 @@ def embed_cli(
     chosen = [name for name, on in (("all", all_layers), ("top", top), ("average", average)) if on]
     if len(chosen) != 1:
         raise typer.BadParameter("choose exactly one of --all, --top, --average")
-    embedder = ElmoEmbedder(options_file, weight_file, state=state, device=device)
+    embedder = ElmoEmbedder(
+        options_file, weight_file, state=state, device=device, precision=precision
+    )
     n = embedder.embed_file(
         input_file,
         output_file,

@@ -1,4 +1,5 @@
-"""``spacy-elmo.ElmoLayers.v1``: docs -> all biLM layers per token, through the frozen biLM.
+"""``spacy-elmo.ElmoLayers.v2``: docs -> all biLM layers per token, through the frozen biLM.
+(v2 adds ``precision``; v1 is v2 in float32.)
 
 The biLM never receives gradients (``ElmoEmbedder`` runs under ``torch.no_grad``); the
 backward pass of this model returns nothing. Once the model has run in training mode, results
@@ -32,6 +33,7 @@ class LayerSettings(TypedDict):
     batch_size: int
     max_batch_tokens: int
     cache_size: int
+    precision: str
 
 
 DEFAULTS: LayerSettings = {
@@ -43,10 +45,11 @@ DEFAULTS: LayerSettings = {
     "batch_size": 64,
     "max_batch_tokens": 4096,
     "cache_size": 200_000,
+    "precision": "float32",
 }
 
 
-def build_elmo_layers_v1(
+def build_elmo_layers_v2(
     *,
     options_file: Optional[str] = None,
     weight_file: Optional[str] = None,
@@ -58,11 +61,12 @@ def build_elmo_layers_v1(
     batch_size: Optional[int] = None,
     max_batch_tokens: Optional[int] = None,
     cache_size: Optional[int] = None,
+    precision: Optional[str] = None,
 ) -> Model[List[Doc], LayersOutT]:
     """All layers of a frozen ELMo biLM for every token of every doc.
 
     Inside the ``elmo`` component every setting is taken from the component's config, so the
-    model section there is just ``@architectures = "spacy-elmo.ElmoLayers.v1"``. Given in
+    model section there is just ``@architectures = "spacy-elmo.ElmoLayers.v2"``. Given in
     full, it is a standalone biLM, e.g. a listener replaced by ``nlp.replace_listeners``.
 
     options_file (Optional[str]): options.json of the biLM; None with ``weight_file`` None
@@ -77,6 +81,8 @@ def build_elmo_layers_v1(
     max_batch_tokens (int): Most padded tokens per forward pass. Default 4096.
     cache_size (int): Tokens of layers kept in the LRU cache (memory: tokens * (L+1) * 2P *
         4 bytes); 0 disables it. Default 200,000.
+    precision (str): "float32" (default, exact) or "bfloat16": the biLSTM's matrix products
+        in bfloat16, faster on CPUs with bfloat16 GEMMs and on GPUs, vectors off by ~1e-3.
     RETURNS (Model[List[Doc], List[Floats3d]]): *Shape:* ``(L + 1, n_tokens, 2P)`` per doc.
     """
     attrs: LayerSettings = {
@@ -92,6 +98,7 @@ def build_elmo_layers_v1(
             DEFAULTS["max_batch_tokens"] if max_batch_tokens is None else max_batch_tokens
         ),
         "cache_size": DEFAULTS["cache_size"] if cache_size is None else cache_size,
+        "precision": DEFAULTS["precision"] if precision is None else precision,
     }
     shim = ElmoShim(
         options_file=options_file,
@@ -99,8 +106,37 @@ def build_elmo_layers_v1(
         state=attrs["state"],
         device=attrs["device"],
         cache_size=attrs["cache_size"],
+        precision=attrs["precision"],
     )
     return Model("elmo-layers", forward, shims=[shim], attrs=dict(attrs))
+
+
+def build_elmo_layers_v1(
+    *,
+    options_file: Optional[str] = None,
+    weight_file: Optional[str] = None,
+    state: Optional[str] = None,
+    device: Optional[str] = None,
+    window: Optional[int] = None,
+    overlap: Optional[int] = None,
+    max_sentence_length: Optional[int] = None,
+    batch_size: Optional[int] = None,
+    max_batch_tokens: Optional[int] = None,
+    cache_size: Optional[int] = None,
+) -> Model[List[Doc], LayersOutT]:
+    """``spacy-elmo.ElmoLayers.v2`` without ``precision`` (float32); kept for old configs."""
+    return build_elmo_layers_v2(
+        options_file=options_file,
+        weight_file=weight_file,
+        state=state,
+        device=device,
+        window=window,
+        overlap=overlap,
+        max_sentence_length=max_sentence_length,
+        batch_size=batch_size,
+        max_batch_tokens=max_batch_tokens,
+        cache_size=cache_size,
+    )
 
 
 def configure_elmo_layers(
@@ -118,11 +154,12 @@ def configure_elmo_layers(
         state=model.attrs["state"],
         device=model.attrs["device"],
         cache_size=model.attrs["cache_size"],
+        precision=model.attrs.get("precision", DEFAULTS["precision"]),
     )
 
 
 def get_shim(model: Model) -> ElmoShim:
-    """The :class:`ElmoShim` of a ``spacy-elmo.ElmoLayers.v1`` model."""
+    """The :class:`ElmoShim` of a ``spacy-elmo.ElmoLayers`` model."""
     shim = model.shims[0] if model.shims else None
     if not isinstance(shim, ElmoShim):
         raise ElmoInputError(Errors.E205.format(name=model.name))

@@ -96,7 +96,7 @@ def build_elmo_listener_v1(
     width (Optional[int]): Output width ``2P`` of the biLM, needed only when this model is
         the whole tok2vec of a parser or tagger (they read ``nO`` when built). 1024 for the
         original ELMo.
-    layers (Optional[Model]): A ``spacy-elmo.ElmoLayers.v1`` to run instead of listening
+    layers (Optional[Model]): A ``spacy-elmo.ElmoLayers.v2`` to run instead of listening
         (what ``nlp.replace_listeners`` puts here).
     RETURNS (Model[List[Doc], List[Floats2d]]): *Shape:* ``(n_tokens, 2P)`` per doc.
     """

@@ -58,8 +58,17 @@ class ElmoShim(Shim):
         state: str = "warm",
         device: str = "cpu",
         cache_size: int = 0,
+        precision: str = "float32",
     ):
-        super().__init__(None, config={"state": state, "device": device, "cache_size": cache_size})
+        super().__init__(
+            None,
+            config={
+                "state": state,
+                "device": device,
+                "cache_size": cache_size,
+                "precision": precision,
+            },
+        )
         self.set_files(options_file, weight_file)
         self.cache = LayerCache(cache_size)
         #: Set once the model runs in training mode; inference alone does not cache.
@@ -78,10 +87,11 @@ class ElmoShim(Shim):
         if hasattr(self, "cache"):
             self.cache.clear()
 
-    def configure(self, *, state: str, device: str, cache_size: int) -> None:
-        if (state, device) != (self.cfg["state"], self.cfg["device"]):
+    def configure(self, *, state: str, device: str, cache_size: int, precision: str) -> None:
+        loaded_with = (self.cfg["state"], self.cfg["device"], self.cfg.get("precision"))
+        if (state, device, precision) != loaded_with:
             self._model = None
-        self.cfg.update(state=state, device=device, cache_size=cache_size)
+        self.cfg.update(state=state, device=device, cache_size=cache_size, precision=precision)
         self.cache.max_tokens = cache_size
         self.cache.clear()
 
@@ -94,8 +104,9 @@ class ElmoShim(Shim):
         """The runtime, loaded on first access."""
         if self._model is None:
             state, device = self.cfg["state"], self.cfg["device"]
+            precision = self.cfg.get("precision", "float32")  # absent in v1-era bytes
             if state == "stateful":  # carries per-row state: never shared
-                self._model = self._load(state, device)
+                self._model = self._load(state, device, precision)
                 return self._model
             sources = self.blobs if self.blobs is not None else self.files
             assert sources is not None
@@ -104,22 +115,26 @@ class ElmoShim(Shim):
                 _digest(sources[WEIGHTS_NAME]),
                 state,
                 str(device),
+                precision,
             )
             embedder = _LOADED.get(key)
             if embedder is None:
-                embedder = _LOADED[key] = self._load(state, device)
+                embedder = self._load(state, device, precision)
+                _LOADED[key] = embedder
             self._model = embedder
         return self._model
 
-    def _load(self, state: str, device: str) -> ElmoEmbedder:
+    def _load(self, state: str, device: str, precision: str) -> ElmoEmbedder:
+        def load(folder: Dict[str, Path]) -> ElmoEmbedder:
+            options, weights = folder[OPTIONS_NAME], folder[WEIGHTS_NAME]
+            return ElmoEmbedder(options, weights, state=state, device=device, precision=precision)
+
         if self.blobs is None:
             assert self.files is not None
-            options, weights = self.files[OPTIONS_NAME], self.files[WEIGHTS_NAME]
-            return ElmoEmbedder(options, weights, state=state, device=device)
+            return load(self.files)
         with tempfile.TemporaryDirectory() as tmp:
             self._write_blobs(Path(tmp))
-            options, weights = Path(tmp) / OPTIONS_NAME, Path(tmp) / WEIGHTS_NAME
-            return ElmoEmbedder(options, weights, state=state, device=device)
+            return load({name: Path(tmp) / name for name in (OPTIONS_NAME, WEIGHTS_NAME)})
 
     # --- thinc Shim API (the biLM is frozen: no training hooks) ------------------------------
     def __call__(self, inputs, is_train):  # pragma: no cover - not called by thinc here

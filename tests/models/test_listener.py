@@ -122,7 +122,7 @@ def test_replace_listeners(tiny_paths, tmp_path):
     nlp.replace_listeners("elmo", "ner", ["model.tok2vec"])
     assert nlp.get_pipe("elmo").listening_components == []
     cfg = nlp.config["components"]["ner"]["model"]["tok2vec"]["elmo"]["layers"]
-    assert cfg["@architectures"] == "spacy-elmo.ElmoLayers.v1"
+    assert cfg["@architectures"] == "spacy-elmo.ElmoLayers.v2"
     (layers,) = [n for n in nlp.get_pipe("ner").model.walk() if n.name == "elmo-layers"]
     assert layers.shims[0].embedder is nlp.get_pipe("elmo").embedder  # frozen: shared, not copied
     nlp.remove_pipe("elmo")

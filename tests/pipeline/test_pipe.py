@@ -23,6 +23,7 @@ def test_entry_points_resolve():
     ]
     assert sorted(names) == [
         "spacy-elmo.ElmoLayers.v1",
+        "spacy-elmo.ElmoLayers.v2",
         "spacy-elmo.ElmoListener.v1",
         "spacy-elmo.ElmoTok2Vec.v1",
         "spacy-elmo.ScalarMix.v1",
@@ -88,6 +89,25 @@ def test_bad_config(tiny_paths):
         nlp.add_pipe("elmo", config={"state": "hot"})
     with pytest.raises(ValueError, match="window"):
         nlp.add_pipe("elmo", config={"window": 0})
+    with pytest.raises(ValueError, match="E114"):
+        nlp.add_pipe("elmo", config={"precision": "half"})
+
+
+def test_bfloat16_precision(make_nlp, tmp_path):
+    exact = make_nlp(store_layers=True)(TEXT)._.elmo_layers
+    nlp = make_nlp(store_layers=True, precision="bfloat16")
+    low = nlp(TEXT)._.elmo_layers
+    assert nlp.get_pipe("elmo").embedder.precision == "bfloat16"
+    np.testing.assert_array_equal(low[0], exact[0])  # the char CNN stays float32
+    assert 0 < np.abs(low - exact).max() < 2e-2 * np.abs(exact).max()
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline")
+    assert loaded.get_pipe("elmo").embedder.precision == "bfloat16"
+    np.testing.assert_allclose(loaded(TEXT)._.elmo_layers, low, atol=1e-5)
+    # a v1 model section (no precision) still builds, in float32
+    old = spacy.blank("en")
+    old.add_pipe("elmo", config={"model": {"@architectures": "spacy-elmo.ElmoLayers.v1"}})
+    assert old.get_pipe("elmo").embedder.precision == "float32"
 
 
 def test_set_vectors(make_nlp):
