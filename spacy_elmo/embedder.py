@@ -7,6 +7,7 @@ graph is built.
 """
 
 import json
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import IO, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import ElmoInputError, Errors
+from .errors import ElmoInputError, Errors, Warnings
 from .pytorch.bilm import ELMoBiLM
 from .pytorch.char_ids import check_sentences, tokens_to_ids
 from .pytorch.config import ELMoConfig
@@ -27,7 +28,7 @@ from .pytorch.state import (
     read_sentences,
     warm_state,
 )
-from .util import default_model_paths, warmup_text
+from .util import cpu_has_bf16_gemm, default_model_paths, warmup_text
 
 PathLike = Union[str, Path]
 OUTPUT_FORMATS = ("all", "top", "average")
@@ -108,6 +109,12 @@ class ElmoEmbedder:
                 Errors.E110.format(name="cache_size", value=cache_size, expected="an int >= 0")
             )
         self._matmul_dtype = precision_dtype(precision)
+        if (
+            precision == "bfloat16"
+            and _device_of(bilm).type == "cpu"
+            and cpu_has_bf16_gemm() is False
+        ):
+            warnings.warn(Warnings.W004)
         self.precision = precision
         self.bilm = bilm
         self.state = state
@@ -136,7 +143,7 @@ class ElmoEmbedder:
 
     @property
     def device(self) -> torch.device:
-        return self.bilm.char_cnn.proj_weight.device
+        return _device_of(self.bilm)
 
     def reset_states(self) -> None:
         """Forget the carried states of ``state="stateful"``."""
@@ -336,6 +343,10 @@ class ElmoEmbedder:
             for i in range(0, len(words), chunk)
         ]
         return torch.cat(parts)
+
+
+def _device_of(bilm: ELMoBiLM) -> torch.device:
+    return bilm.char_cnn.proj_weight.device
 
 
 def _read_lines(input_file: Union[PathLike, IO[str]]) -> List[str]:

@@ -31,16 +31,16 @@ class Warnings(metaclass=ErrorsWithCodes):
         "Training-only keys are expected in files dumped by bilm-tf; check the spelling of "
         "any other key."
     )
-    W002 = (
-        "State 'stateful' was requested: a sentence's vectors now depend on what earlier "
-        "batches held in the same batch row (AllenNLP/bilm-tf semantics). Use state='warm' "
-        "for deterministic vectors."
-    )
     W003 = (
         "An ELMo listener (upstream={upstream!r}) got no layers from an 'elmo' component and is "
         "linked to none, so it runs the embedded default biLM. If the pipeline's 'elmo' "
         "component loads other biLM files, put it before this component in the pipeline, keep "
         "it out of [training] frozen_components, or use nlp.replace_listeners."
+    )
+    W004 = (
+        "precision='bfloat16' was requested on a CPU without bfloat16 instructions "
+        "(AVX512-BF16 or AMX): its bfloat16 products are emulated and may be slower than "
+        "float32. Use precision='float32' (exact) on this machine."
     )
 
 

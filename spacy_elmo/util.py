@@ -1,7 +1,7 @@
 """Small helpers shared by the runtime, the CLI and the spaCy glue."""
 
 from pathlib import Path
-from typing import Tuple
+from typing import Optional, Tuple
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -21,3 +21,16 @@ def default_model_paths() -> Tuple[Path, Path]:
 def warmup_text() -> str:
     """The fixed text run through the biLM at load time for ``state="warm"``."""
     return (ASSETS / "warmup.txt").read_text(encoding="utf8")
+
+
+def cpu_has_bf16_gemm() -> Optional[bool]:
+    """Whether this CPU has bfloat16 dot-product instructions (AVX512-BF16 or AMX-BF16):
+    True or False from ``/proc/cpuinfo``, None where that cannot be read (not Linux)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf8", errors="replace")
+    except OSError:
+        return None
+    flags = {f for line in text.splitlines() if line.startswith("flags") for f in line.split()}
+    if not flags:
+        return None
+    return bool(flags & {"avx512_bf16", "amx_bf16"})

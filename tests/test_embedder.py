@@ -1,6 +1,7 @@
 """ElmoEmbedder: AllenNLP 0.9 semantics, determinism, HDF5 output."""
 
 import json
+import warnings
 
 import h5py
 import numpy as np
@@ -175,3 +176,19 @@ def test_cuda_matches_cpu(tiny_files, reference_sentences):
     gpu = ElmoEmbedder(*tiny_files, device="cuda")
     for a, b in zip(cpu.embed_batch(reference_sentences), gpu.embed_batch(reference_sentences)):
         np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_bfloat16_warns_without_cpu_support(tiny_bilm, monkeypatch):
+    import spacy_elmo.embedder as embedder_module
+    from spacy_elmo.util import cpu_has_bf16_gemm
+
+    assert cpu_has_bf16_gemm() in (True, False, None)
+    # this machine's CPU cannot be swapped: pretend /proc/cpuinfo lacks the flags
+    monkeypatch.setattr(embedder_module, "cpu_has_bf16_gemm", lambda: False)
+    with pytest.warns(UserWarning, match=r"\[W004\]"):
+        ElmoEmbedder.from_bilm(tiny_bilm, state="zero", precision="bfloat16")
+    monkeypatch.setattr(embedder_module, "cpu_has_bf16_gemm", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ElmoEmbedder.from_bilm(tiny_bilm, state="zero", precision="bfloat16")
+        ElmoEmbedder.from_bilm(tiny_bilm, state="zero")
