@@ -135,8 +135,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E114 = (
         "Unknown precision {value!r}. Use 'float32' (default: exact, the original numerics) "
         "or 'bfloat16' (the biLSTM's matrix products in bfloat16: faster on CPUs with "
-        "bfloat16 GEMMs, e.g. AVX512-BF16 or AMX, and on GPUs; vectors off by about 1e-3 "
-        "relative)."
+        "bfloat16 GEMMs, e.g. AVX512-BF16 or AMX; vectors off by about 0.3% relative)."
     )
 
     # --- E2xx: spaCy integration --------------------------------------------------------

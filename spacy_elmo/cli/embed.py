@@ -29,7 +29,7 @@ def embed_cli(
     precision: str = typer.Option(
         "float32",
         "--precision",
-        help="float32 (exact) | bfloat16 (biLSTM products in bfloat16: faster, ~1e-3 off)",
+        help="float32 (exact) | bfloat16 (biLSTM products in bfloat16: faster, ~0.3% off)",
     ),
     forget_sentences: bool = typer.Option(False, "--forget-sentences"),
     use_sentence_keys: bool = typer.Option(False, "--use-sentence-keys"),

@@ -82,7 +82,7 @@ def build_elmo_layers_v2(
     cache_size (int): Tokens of layers kept in the LRU cache (memory: tokens * (L+1) * 2P *
         4 bytes); 0 disables it. Default 200,000.
     precision (str): "float32" (default, exact) or "bfloat16": the biLSTM's matrix products
-        in bfloat16, faster on CPUs with bfloat16 GEMMs and on GPUs, vectors off by ~1e-3.
+        in bfloat16, faster on CPUs with bfloat16 GEMMs, vectors ~0.3% off.
     RETURNS (Model[List[Doc], List[Floats3d]]): *Shape:* ``(L + 1, n_tokens, 2P)`` per doc.
     """
     attrs: LayerSettings = {

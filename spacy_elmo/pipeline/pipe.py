@@ -120,7 +120,7 @@ class Elmo(TrainablePipe):
     window / overlap / max_sentence_length (int): how docs are cut into biLM sequences.
     cache_size (int): tokens of layers kept in the LRU cache; 0 disables it.
     precision (str): "float32" (default, exact) or "bfloat16" (the biLSTM's matrix products
-        in bfloat16: faster on CPUs with bfloat16 GEMMs and on GPUs, ~1e-3 off).
+        in bfloat16: faster on CPUs with bfloat16 GEMMs, ~0.3% off).
     """
 
     def __init__(
