@@ -110,6 +110,8 @@ class ElmoShim(Shim):
                 return self._model
             sources = self.blobs if self.blobs is not None else self.files
             assert sources is not None
+            if not all(isinstance(s, bytes) or s.is_file() for s in sources.values()):
+                return self._load(state, device, precision)  # raises the coded error (E001)
             key = (
                 _digest(sources[OPTIONS_NAME]),
                 _digest(sources[WEIGHTS_NAME]),

@@ -91,6 +91,10 @@ def test_bad_config(tiny_paths):
         nlp.add_pipe("elmo", config={"window": 0})
     with pytest.raises(ValueError, match="E114"):
         nlp.add_pipe("elmo", config={"precision": "half"})
+    missing = {"options_file": "/missing/options.json", "weight_file": "/missing/weights.hdf5"}
+    nlp.add_pipe("elmo", config=missing)  # files are read on first use
+    with pytest.raises(ValueError, match=r"\[E001\].*/missing/options.json"):
+        nlp("Hello")
 
 
 def test_bfloat16_precision(make_nlp, tmp_path):
