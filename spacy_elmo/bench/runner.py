@@ -122,7 +122,7 @@ def run_benchmark(
     weight_seed: int = DEFAULT_WEIGHT_SEED,
     log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True),
 ) -> dict:
-    """Benchmark this package (one row per ``state``) against AllenNLP.
+    """Benchmark this package (one row per state and precision) against AllenNLP.
 
     :param preset: Architecture of the random weights: ``small``, ``medium``, ``original``,
         or a config object.
@@ -237,17 +237,17 @@ def run_benchmark(
         for r in range(repeats):
             order = runs if r % 2 == 0 else runs[::-1]
             if interleave == "pass":
-                for name, state in order:
-                    reply = workers[name].ask(cmd="run", variant=state)
-                    times[_label(name, state)].append(reply["seconds"])
+                for name, kind in order:
+                    reply = workers[name].ask(cmd="run", variant=kind)
+                    times[_label(name, kind)].append(reply["seconds"])
             else:  # batch k of every implementation, then batch k + 1: same load for all
-                for name, state in order:
-                    workers[name].ask(cmd="reset", variant=state)
+                for name, kind in order:
+                    workers[name].ask(cmd="reset", variant=kind)
                 per_batch: Dict[str, List[float]] = {_label(n, s): [] for n, s in runs}
                 for k in range(n_batches):
-                    for name, state in order if k % 2 == 0 else order[::-1]:
-                        reply = workers[name].ask(cmd="batch", variant=state, k=k)
-                        per_batch[_label(name, state)].append(reply["seconds"])
+                    for name, kind in order if k % 2 == 0 else order[::-1]:
+                        reply = workers[name].ask(cmd="batch", variant=kind, k=k)
+                        per_batch[_label(name, kind)].append(reply["seconds"])
                 for label, secs in per_batch.items():
                     times[label].append(sum(secs))
                     batch_times[label].append(secs)
@@ -259,8 +259,8 @@ def run_benchmark(
         rss = {name: w.close() for name, w in workers.items()}
     n_tok = stats["n_tokens"]
     positions = n_tok + 2 * stats["n_sentences"]
-    for name, state in runs:
-        label = _label(name, state)
+    for name, kind in runs:
+        label = _label(name, kind)
         secs = times[label]
         med = statistics.median(secs)
         result["implementations"][label] = dict(
