@@ -1,5 +1,6 @@
 """Small helpers shared by the runtime, the CLI and the spaCy glue."""
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional, Tuple
 
@@ -23,6 +24,7 @@ def warmup_text() -> str:
     return (ASSETS / "warmup.txt").read_text(encoding="utf8")
 
 
+@lru_cache(maxsize=1)  # the CPU does not change while the process runs
 def cpu_has_bf16_gemm() -> Optional[bool]:
     """Whether this CPU has bfloat16 dot-product instructions (AVX512-BF16 or AMX-BF16):
     True or False from ``/proc/cpuinfo``, None where that cannot be read (not Linux)."""

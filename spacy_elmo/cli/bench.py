@@ -32,6 +32,7 @@ def bench_cli(
     (when installed) AllenNLP, each in its own process, and print tokens/s, GFLOP/s and
     peak RSS."""
     from ..bench import format_table, run_benchmark
+    from ..pytorch.lstm import PRECISIONS
 
     if interleave not in ("batch", "pass"):
         raise typer.BadParameter(f"--interleave takes batch or pass, got {interleave!r}")
@@ -40,7 +41,7 @@ def bench_cli(
     if not state_list or bad:
         raise typer.BadParameter(f"--states takes zero and/or warm, got {states!r}")
     precision_list = [p.strip() for p in precisions.split(",") if p.strip()]
-    bad = [p for p in precision_list if p not in ("float32", "bfloat16")]
+    bad = [p for p in precision_list if p not in PRECISIONS]
     if not precision_list or bad:
         raise typer.BadParameter(f"--precisions takes float32 and/or bfloat16, got {precisions!r}")
     result = run_benchmark(

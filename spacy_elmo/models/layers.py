@@ -154,7 +154,7 @@ def configure_elmo_layers(
         state=model.attrs["state"],
         device=model.attrs["device"],
         cache_size=model.attrs["cache_size"],
-        precision=model.attrs.get("precision", DEFAULTS["precision"]),
+        precision=model.attrs["precision"],
     )
 
 

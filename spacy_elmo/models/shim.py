@@ -33,14 +33,22 @@ PathLike = Union[str, Path]
 _LOADED: "weakref.WeakValueDictionary[tuple, ElmoEmbedder]" = weakref.WeakValueDictionary()
 
 
+# (resolved path, size, mtime) -> sha256, so a file is hashed once however many pipelines load it
+_FILE_DIGESTS: Dict[tuple, str] = {}
+
+
 def _digest(source: Union[Path, bytes]) -> str:
     if isinstance(source, bytes):
         return hashlib.sha256(source).hexdigest()
-    digest = hashlib.sha256()
-    with source.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    stat = source.stat()
+    key = (str(source.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _FILE_DIGESTS:
+        digest = hashlib.sha256()
+        with source.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        _FILE_DIGESTS[key] = digest.hexdigest()
+    return _FILE_DIGESTS[key]
 
 
 class ElmoShim(Shim):
@@ -88,7 +96,7 @@ class ElmoShim(Shim):
             self.cache.clear()
 
     def configure(self, *, state: str, device: str, cache_size: int, precision: str) -> None:
-        loaded_with = (self.cfg["state"], self.cfg["device"], self.cfg.get("precision"))
+        loaded_with = (self.cfg["state"], self.cfg["device"], self.cfg["precision"])
         if (state, device, precision) != loaded_with:
             self._model = None
         self.cfg.update(state=state, device=device, cache_size=cache_size, precision=precision)
@@ -104,7 +112,7 @@ class ElmoShim(Shim):
         """The runtime, loaded on first access."""
         if self._model is None:
             state, device = self.cfg["state"], self.cfg["device"]
-            precision = self.cfg.get("precision", "float32")  # absent in v1-era bytes
+            precision = self.cfg["precision"]  # from_bytes updates cfg: the key stays
             if state == "stateful":  # carries per-row state: never shared
                 self._model = self._load(state, device, precision)
                 return self._model
