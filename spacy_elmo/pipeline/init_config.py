@@ -83,9 +83,7 @@ def _check_pipeline(pipeline: Sequence[str]) -> List[str]:
         raise ElmoInputError(Errors.E252.format(supported=", ".join(SUPPORTED)))
     unsupported = [name for name in components if name not in SUPPORTED]
     if unsupported:
-        raise ElmoInputError(
-            Errors.E251.format(names=unsupported, supported=", ".join(SUPPORTED))
-        )
+        raise ElmoInputError(Errors.E251.format(names=unsupported, supported=", ".join(SUPPORTED)))
     if len(set(components)) != len(components):
         raise ElmoInputError(Errors.E254.format(pipeline=list(pipeline)))
     return components

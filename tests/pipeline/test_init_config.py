@@ -78,9 +78,7 @@ def test_init_config_syntax_pipeline_trains_and_mixes_are_listed(tmp_path, tiny_
     config = init_elmo_config(
         pipeline=list(SYNTAX), options_file=tiny_paths[0], weight_file=tiny_paths[1]
     )
-    listeners = [
-        config["components"][n]["model"]["tok2vec"]["elmo"]["upstream"] for n in SYNTAX
-    ]
+    listeners = [config["components"][n]["model"]["tok2vec"]["elmo"]["upstream"] for n in SYNTAX]
     assert listeners == ["elmo"] * 3
     nlp = _train(tmp_path, config, data_files["parser"], steps=10)
     assert nlp.pipe_names == ["elmo", *SYNTAX]
