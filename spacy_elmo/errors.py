@@ -52,9 +52,7 @@ class Warnings(metaclass=ErrorsWithCodes):
         "The options.json fetched for '{name}' from {where} differs from the catalogue's "
         "record ({diff}). The file is used as fetched; report the change if it is unexpected."
     )
-    W011 = (
-        "Could not fetch '{name}' from {source} ({error}); trying the mirror {mirror}."
-    )
+    W011 = "Could not fetch '{name}' from {source} ({error}); trying the mirror {mirror}."
 
 
 class Errors(metaclass=ErrorsWithCodes):

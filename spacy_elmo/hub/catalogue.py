@@ -98,7 +98,9 @@ def _s3(arch: str, weights_suffix: str = "", folder: Optional[str] = None) -> So
     return Source(options=f"{base}_options.json", weights=f"{base}_weights{weights_suffix}.hdf5")
 
 
-_HF_ORIGINAL = "hf://lysandre/elmo-2x4096_512_2048cnn_2xhighway@20d7005306acf8a4f3654740c63bafbff99ecc1b"
+_HF_ORIGINAL = (
+    "hf://lysandre/elmo-2x4096_512_2048cnn_2xhighway@20d7005306acf8a4f3654740c63bafbff99ecc1b"
+)
 
 CATALOGUE: Dict[str, ModelEntry] = {
     e.name: e

@@ -46,7 +46,11 @@ class _Retry(Exception):
 
 
 def fetch_url(
-    url: str, *, kind: str = "any", sha256: Optional[str] = None, policy: FetchPolicy = FetchPolicy()
+    url: str,
+    *,
+    kind: str = "any",
+    sha256: Optional[str] = None,
+    policy: FetchPolicy = FetchPolicy(),
 ) -> Path:
     """The cached copy of ``url``, transferred first if needed. ``kind``: ``"weights"``,
     ``"options"`` or ``"any"`` (the content check, see :mod:`.checks`)."""

@@ -99,9 +99,7 @@ def _coded(hub: Any, e: Exception, loc: Location, flag: Optional[str]) -> Except
             )
     if isinstance(e, errors.HfHubHTTPError):
         status = getattr(getattr(e, "response", None), "status_code", "error")
-        return ElmoDownloadError(
-            Errors.E404.format(status=status, url=loc.raw, why=_first_line(e))
-        )
+        return ElmoDownloadError(Errors.E404.format(status=status, url=loc.raw, why=_first_line(e)))
     if isinstance(e, PermissionError):
         return ElmoDownloadError(Errors.E411.format(path=hf_cache_dir(), error=e))
     return e

@@ -27,14 +27,17 @@ class ModelRow:
 
 
 def count_parameters(options: Dict[str, Any]) -> int:
-    """Parameters of a biLM with these options (counted on the meta device: no memory)."""
+    """Parameters stored in a weights.hdf5 with these options, as AllenNLP's table counts
+    them (built on the meta device: no memory). The module's all-zero padding row of the
+    character embedding is not in the file, so it is not counted."""
     import torch
 
     from ..pytorch.bilm import ELMoBiLM
     from ..weights.options import config_from_dict
 
-    bilm = ELMoBiLM(config_from_dict(options), device=torch.device("meta"))
-    return sum(p.numel() for p in bilm.parameters())
+    config = config_from_dict(options)
+    bilm = ELMoBiLM(config, device=torch.device("meta"))
+    return sum(p.numel() for p in bilm.parameters()) - config.char_cnn.embedding_dim
 
 
 def _entry_row(entry: ModelEntry) -> ModelRow:

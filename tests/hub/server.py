@@ -63,9 +63,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _record(self, sent: int) -> None:
         with self.state.lock:
-            self.state.log.append(
-                Log(self.command, self.path, self.headers.get("Range"), sent)
-            )
+            self.state.log.append(Log(self.command, self.path, self.headers.get("Range"), sent))
 
     def _answer(self, head: bool) -> None:
         if "/resolve/" in self.path:
@@ -103,9 +101,7 @@ class Handler(BaseHTTPRequestHandler):
         if rng and served.behaviour != "no_range":
             start = int(rng.split("=", 1)[1].split("-")[0])
             if start >= len(body):
-                return self._plain(
-                    416, b"", head, extra={"Content-Range": f"bytes */{len(body)}"}
-                )
+                return self._plain(416, b"", head, extra={"Content-Range": f"bytes */{len(body)}"})
             status = 206
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")

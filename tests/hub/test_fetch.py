@@ -131,3 +131,23 @@ def test_unwritable_cache(hub_env, server, tmp_path, monkeypatch, tiny_bytes):
     url = server.serve("/w.hdf5", tiny_bytes[1])
     with pytest.raises(ElmoDownloadError, match=r"\[E411\].*SPACY_ELMO_CACHE"):
         fetch_url(url, kind="weights", policy=FAST)
+
+
+def test_missing_optional_packages_give_a_coded_error(hub_env, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "requests", None)  # as if the `hub` extra were missing
+    with pytest.raises(ElmoDownloadError, match=r"\[E415\].*spacy-elmo\[hub\]"):
+        fetch_url("https://h.example/w.hdf5", kind="weights", policy=FAST)
+
+
+def test_package_imports_without_fetch_libraries():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, spacy_elmo, spacy_elmo.hub\n"
+        "assert not {'requests', 'huggingface_hub'} & set(sys.modules), 'imported eagerly'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
