@@ -9,6 +9,7 @@ Content-Length, send part of it, close), ``cut_once`` (cut the first GET only), 
 """
 
 import hashlib
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ class Handler(BaseHTTPRequestHandler):
             self.state.log.append(Log(self.command, self.path, self.headers.get("Range"), sent))
 
     def _answer(self, head: bool) -> None:
+        if self.path.startswith("/api/models/"):
+            return self._hub_api(head)
         if "/resolve/" in self.path:
             return self._hub(head)
         served = self.state.files.get(self.path)
@@ -137,6 +140,22 @@ class Handler(BaseHTTPRequestHandler):
         etag = hashlib.sha256(body).hexdigest()
         extra = {"X-Repo-Commit": HUB_COMMIT, "ETag": f'"{etag}"'}
         self._body(Served(body=body), head, cut=False, extra=extra)
+
+    def _hub_api(self, head: bool) -> None:
+        """``/api/models/{repo}/revision/{rev}`` and ``/api/models/{repo}/tree/{rev}``: what
+        huggingface_hub's ``snapshot_download`` asks before downloading files."""
+        rest = self.path.split("?", 1)[0][len("/api/models/") :]
+        owner, repo, action = rest.split("/")[:3]
+        repo_id = f"{owner}/{repo}"
+        files = {p: b for (r, p), b in self.state.hub.items() if r == repo_id}
+        if action == "revision":
+            info = {"id": repo_id, "sha": HUB_COMMIT, "siblings": [{"rfilename": p} for p in files]}
+        else:
+            info = [
+                {"type": "file", "path": p, "size": len(b), "oid": hashlib.sha1(b).hexdigest()}
+                for p, b in files.items()
+            ]
+        self._plain(200, json.dumps(info).encode(), head, content_type="application/json")
 
 
 class LocalServer:

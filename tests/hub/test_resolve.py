@@ -160,3 +160,16 @@ def test_bilm_files_loader_accepts_urls(hub_env, server, tiny_bytes):
     shim = elmo.model.shims[0]
     assert shim.files["weights.hdf5"] == url_cache_path(w_url)
     assert shim.files["options.json"] == url_cache_path(opt_url)
+
+
+def test_init_weights_from_a_hub_folder(hub_env, server, tiny_bytes, monkeypatch):
+    from spacy_elmo.cli.pretrain import _init_folder
+
+    server.state.hub[("someone/run", "export/options.json")] = tiny_bytes[0]
+    server.state.hub[("someone/run", "export/weights.hdf5")] = tiny_bytes[1]
+    server.state.hub[("someone/run", "other/big.bin")] = b"x" * 10
+    monkeypatch.setenv("HF_ENDPOINT", server.root)
+    folder = _init_folder("hf://someone/run/export")
+    assert (folder / "weights.hdf5").read_bytes() == tiny_bytes[1]
+    assert (folder / "options.json").read_bytes() == tiny_bytes[0]
+    assert not server.state.requests("/someone/run/resolve/" + "a" * 40 + "/other/big.bin")
