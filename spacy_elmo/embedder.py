@@ -74,6 +74,8 @@ class ElmoEmbedder:
         from .hub import looks_like_name, resolve_bilm
         from .weights import load_bilm
 
+        check_state_mode(state)
+        precision_dtype(precision)  # fail before loading (or downloading)
         if weight_file is None and looks_like_name(options_file):  # ElmoEmbedder("original")
             options_file, weight_file = resolve_bilm(name=str(options_file))
         if (options_file is None) != (weight_file is None):
@@ -90,8 +92,6 @@ class ElmoEmbedder:
             options_file, weight_file = resolve_bilm(
                 options_file=options_file, weight_file=weight_file
             )
-        check_state_mode(state)
-        precision_dtype(precision)  # fail before loading
         bilm = load_bilm(options_file, weight_file, device=device)
         self._setup(bilm, state=state, cache_size=cache_size, precision=precision)
 
