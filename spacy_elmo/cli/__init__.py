@@ -24,6 +24,7 @@ from . import convert  # noqa: E402,F401
 from . import embed  # noqa: E402,F401
 from . import init_config  # noqa: E402,F401
 from . import mixes  # noqa: E402,F401
+from . import models  # noqa: E402,F401
 from . import pretrain  # noqa: E402,F401
 from . import senses  # noqa: E402,F401
 
