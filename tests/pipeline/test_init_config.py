@@ -194,3 +194,24 @@ def test_shipped_parser_elmo_config_is_what_init_config_writes():
             if key in ("batch_size", "elmo"):
                 continue
             assert shipped[section].get(key) == generated[section].get(key), (section, key)
+
+
+@pytest.mark.parametrize("name", ["parser_baseline.cfg", "parser_elmo.cfg"])
+def test_shipped_syntax_configs_train(tmp_path, tiny_paths, data_files, name):
+    """The shipped syntax configs train as written (the elmo block there names only the
+    factory and cache_size: spaCy fills in the rest)."""
+    overrides = {
+        "paths.train": str(data_files["parser"]),
+        "paths.dev": str(data_files["parser"]),
+        "training.max_steps": 4,
+        "training.eval_frequency": 4,
+        "components.parser.min_action_freq": 1,
+    }
+    if "elmo" in name:
+        overrides["components.elmo.options_file"] = tiny_paths[0]
+        overrides["components.elmo.weight_file"] = tiny_paths[1]
+    config = Path(__file__).parents[2] / "configs" / name
+    train(config, tmp_path / "out", use_gpu=-1, overrides=overrides)
+    nlp = spacy.load(tmp_path / "out" / "model-last")
+    assert nlp.pipe_names[1:] == list(SYNTAX)
+    assert nlp.pipe_names[0] == ("elmo" if "elmo" in name else "tok2vec")
