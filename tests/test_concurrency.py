@@ -9,6 +9,7 @@ import random
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +135,42 @@ def test_copies_get_their_own_lock():
             clone.embed_sentence(["a", "b"]), embedder.embed_sentence(["a", "b"]), atol=1e-5
         )
         embedder.reset_states()
+
+
+class _YieldingArray(np.ndarray):
+    """An array whose ``shape`` lets other threads run (sleeps), so that threads interleave
+    inside the cache's bookkeeping on every call instead of only now and then."""
+
+    @property  # type: ignore[override]
+    def shape(self):
+        time.sleep(1e-4)
+        return super().shape
+
+
+def test_layer_cache_accounting_under_threads():
+    """Threads interleaving between get and put: the token count stays the sum of what is
+    held, every lookup is counted once and nothing raises."""
+    from spacy_elmo.models.cache import LayerCache
+
+    arrays = [np.zeros((1, 1 + k % 19, 2), dtype=np.float32) for k in range(64)]
+    cache = LayerCache(40)
+    n_threads, n_ops = 8, 100
+    errors = []
+
+    def work(t: int) -> None:
+        try:
+            for i in range(n_ops):
+                key = bytes([(t * 7 + i) % 64])
+                if cache.get(key) is None:
+                    cache.put(key, arrays[key[0]].copy().view(_YieldingArray))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert cache.n_tokens == sum(v.shape[1] for v in cache._data.values()) <= 40
+    assert cache.hits + cache.misses == n_threads * n_ops
