@@ -48,6 +48,15 @@ def test_huge_options_are_refused_before_building(copied, edit):
         load_bilm(opt, w)
 
 
+def test_many_layers_are_checked_against_the_file_first(copied):
+    """100,000 layers are within the size bound here (7.6 GB), so the file decides: its
+    third layer is missing (E003), found before any layer is built."""
+    opt, w = copied
+    _edit_options(opt, lambda o: o["lstm"].update(n_layers=100_000))
+    with pytest.raises(ElmoFormatError, match=r"\[E003\].*Cell2"):
+        load_bilm(opt, w)
+
+
 def test_mismatched_options_allocate_nothing(copied):
     """dim 10**6 is within bounds (2.4 GB of float32 here) but does not match the file:
     E004 must come from the file's shapes, without building the model first."""
