@@ -377,7 +377,7 @@ def format_table(result: dict) -> str:
     lines.append(
         "(tokens/s: median pass; paired: median over batches of the AllenNLP/ours time ratio "
         "of the same batch run back to back; GFLOP/s: model FLOPs of every position incl. "
-        "<S>/</S> (elmo-format.md section 13) / time)"
+        "<S>/</S> (docs/format.md §14) / time)"
     )
     if "parity" in result:
         p = result["parity"]
