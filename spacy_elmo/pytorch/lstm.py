@@ -131,8 +131,8 @@ class ElmoLstm(nn.Module):
 
     Parameters keep the file's layout and TF gate order (i, j, f, o) so that loading and
     saving are exact copies; the forget-gate bias of +1, which TF adds at run time and never
-    stores, is added at run time here too. No derived copy of the weights is cached, so
-    nothing can go stale when they change.
+    stores, is added at run time here too. The only derived copies are the lower-precision
+    weights of ``matmul_dtype``, remade whenever a parameter changes (:meth:`matmul_weights`).
     """
 
     def __init__(self, *, config: LSTMConfig, device: Optional[torch.device] = None):
