@@ -83,7 +83,13 @@ class ChunkWriter:
         key = dataset_key(
             self.lines[position], self.first + position, use_sentence_keys=self.use_sentence_keys
         )
-        self.vectors.create_dataset(key, data=array, dtype="float32")
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        # h5py's low-level API: what create_dataset(key, data=array) stores (a contiguous
+        # little-endian float32 dataset), without its per-call Python overhead
+        space = h5py.h5s.create_simple(array.shape)
+        name = key.encode("utf8", "surrogatepass")
+        dataset = h5py.h5d.create(self.vectors.id, name, h5py.h5t.IEEE_F32LE, space)
+        dataset.write(h5py.h5s.ALL, h5py.h5s.ALL, array)
 
     def commit(self, state: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> None:
         """Close the file, flush it to disk and give it its final name. ``state``: the
@@ -140,9 +146,11 @@ def merge_chunks(
                 first = int(chunk.attrs["first"])
                 for i, line in enumerate(lines):
                     key = dataset_key(line, first + i, use_sentence_keys=use_sentence_keys)
-                    if key in out:
+                    if use_sentence_keys and key in out:
                         raise ElmoInputError(Errors.E107.format(sentence=line))
-                    chunk.copy(chunk["vectors"][key], out, name=key)
+                    name = key.encode("utf8", "surrogatepass")
+                    # H5Ocopy: the stored bytes as they are, without a Dataset object per line
+                    h5py.h5o.copy(chunk.id, b"vectors/" + name, out.id, name)
                     if index is not None:
                         index.add(line, first + i)
                 n += len(lines)
