@@ -9,7 +9,6 @@ import typer
 
 from . import app
 
-
 # fmt: off
 @app.command("embed")
 def embed_cli(
