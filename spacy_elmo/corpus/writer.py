@@ -30,6 +30,9 @@ from ..errors import ElmoInputError, Errors
 
 #: Size at which ``sentence_to_index`` starts a new JSON piece.
 INDEX_PIECE_BYTES = 16 * 2**20
+#: HDF5's metadata cache per file written (its default grows to 32 MiB on files with many
+#: datasets; a few MiB keep writing just as fast).
+METADATA_CACHE_BYTES = 4 * 2**20
 OUTPUT_FORMATS = ("all", "top", "average")
 
 
@@ -65,7 +68,7 @@ class ChunkWriter:
         self.first = first
         self.lines = lines
         self.use_sentence_keys = use_sentence_keys
-        self.file = h5py.File(self.tmp, "w")
+        self.file = _create(self.tmp)
         self.vectors = self.file.create_group("vectors")
         self._check_duplicates()
 
@@ -84,12 +87,7 @@ class ChunkWriter:
             self.lines[position], self.first + position, use_sentence_keys=self.use_sentence_keys
         )
         array = np.ascontiguousarray(array, dtype=np.float32)
-        # h5py's low-level API: what create_dataset(key, data=array) stores (a contiguous
-        # little-endian float32 dataset), without its per-call Python overhead
-        space = h5py.h5s.create_simple(array.shape)
-        name = key.encode("utf8", "surrogatepass")
-        dataset = h5py.h5d.create(self.vectors.id, name, h5py.h5t.IEEE_F32LE, space)
-        dataset.write(h5py.h5s.ALL, h5py.h5s.ALL, array)
+        _write_dataset(self.vectors.id, key.encode("utf8", "surrogatepass"), array)
 
     def commit(self, state: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> None:
         """Close the file, flush it to disk and give it its final name. ``state``: the
@@ -138,7 +136,7 @@ def merge_chunks(
     :returns: Number of lines written.
     """
     n = 0
-    with h5py.File(tmp_output, "w") as out:
+    with _create(tmp_output) as out:
         index = _IndexWriter(out, index_piece_bytes) if write_index else None
         for path in chunk_paths:
             with h5py.File(path, "r") as chunk:
@@ -160,28 +158,52 @@ def merge_chunks(
     return n
 
 
+def _create(path: Path) -> h5py.File:
+    """A new HDF5 file in the format of HDF5 1.8 (readable by any HDF5 since 2008): its
+    groups index links in a B-tree of its own, and libhdf5's memory stays flat however many
+    datasets a file holds (the older format's grew by about 100 bytes per dataset)."""
+    f = h5py.File(path, "w", libver=("v108", "v108"))
+    config = f.id.get_mdc_config()
+    config.set_initial_size = True
+    config.initial_size = config.min_size = 2**20
+    config.max_size = METADATA_CACHE_BYTES
+    f.id.set_mdc_config(config)
+    return f
+
+
+def _write_dataset(group: h5py.h5g.GroupID, name: bytes, array: np.ndarray) -> None:
+    """What ``group.create_dataset(name, data=array)`` stores (a contiguous little-endian
+    float32 dataset), through h5py's low-level API, without its per-call Python overhead."""
+    space = h5py.h5s.create_simple(array.shape)
+    dataset = h5py.h5d.create(group, name, h5py.h5t.IEEE_F32LE, space)
+    dataset.write(h5py.h5s.ALL, h5py.h5s.ALL, array)
+
+
 class _IndexWriter:
-    """``sentence_to_index`` in JSON pieces of about ``piece_bytes`` each."""
+    """``sentence_to_index`` in JSON pieces of about ``piece_bytes`` each, built as UTF-8
+    text (no dict: a repeated sentence appears twice in a piece and ``json.loads`` keeps the
+    last one, as a dict would), so a piece costs its own size in memory."""
 
     def __init__(self, out: h5py.File, piece_bytes: int):
         self.ds = out.create_dataset(
             "sentence_to_index", (0,), maxshape=(None,), dtype=h5py.string_dtype(), chunks=(1,)
         )
         self.piece_bytes = piece_bytes
-        self.piece: Dict[str, str] = {}
-        self.size = 0
+        self.piece = bytearray()
 
     def add(self, line: str, index: int) -> None:
-        self.piece[line] = str(index)
-        self.size += len(line) + 12
-        if self.size >= self.piece_bytes:
+        self.piece += b", " if self.piece else b"{"
+        self.piece += json.dumps(line).encode("ascii")
+        self.piece += b': "%d"' % index
+        if len(self.piece) >= self.piece_bytes:
             self._flush()
 
     def _flush(self) -> None:
         n = self.ds.shape[0]
         self.ds.resize((n + 1,))
-        self.ds[n] = json.dumps(self.piece)
-        self.piece, self.size = {}, 0
+        self.piece += b"}" if self.piece else b"{}"
+        self.ds[n] = bytes(self.piece)
+        self.piece = bytearray()
 
     def close(self) -> None:
         if self.piece or self.ds.shape[0] == 0:
