@@ -25,6 +25,10 @@ class ElmoInputError(ValueError):
     """Input to the biLM that cannot be processed as given."""
 
 
+class ElmoDownloadError(ElmoInputError):
+    """A biLM that could not be found, fetched or checked (catalogue names, URLs, the cache)."""
+
+
 class Warnings(metaclass=ErrorsWithCodes):
     W001 = (
         "options.json has keys that this package does not use and ignores: {keys}. "
@@ -42,6 +46,13 @@ class Warnings(metaclass=ErrorsWithCodes):
         "(AVX512-BF16 or AMX): its bfloat16 products are emulated and may be slower than "
         "float32. Use precision='float32' (exact) on this machine."
     )
+
+    # --- W010-W014: model catalogue and downloads ---------------------------------------
+    W010 = (
+        "The options.json fetched for '{name}' from {where} differs from the catalogue's "
+        "record ({diff}). The file is used as fetched; report the change if it is unexpected."
+    )
+    W011 = "Could not fetch '{name}' from {source} ({error}); trying the mirror {mirror}."
 
     # --- W015-W019: corpus embedding (``embed``) -----------------------------------------
     W015 = (
@@ -88,6 +99,39 @@ class Errors(metaclass=ErrorsWithCodes):
         "The weights are corrupt (or training diverged); use another checkpoint."
     )
     E011 = "The dataset '{key}' in '{path}' has dtype {dtype}; expected a floating point type."
+
+    # --- E012-E029: security and reliability of model files ------------------------------
+    E012 = (
+        "The {what} '{path}' is a directory. Pass the file itself, usually '{name}' inside "
+        "that directory."
+    )
+    E013 = (
+        "The {what} '{path}' is a symbolic link loop (it points, through other links, back to "
+        "itself). Point the link at the real file, or pass the file's own path."
+    )
+    E014 = (
+        "The {what} '{path}' cannot be read ({error}). Give this process read permission on "
+        "the file (and search permission on its folders), or copy it somewhere readable."
+    )
+    E015 = (
+        "The {what} '{path}' is not a regular file (a FIFO, socket or device), which could "
+        "block or never end. Pass the model file itself."
+    )
+    E016 = (
+        "The weights file '{path}' has {kind} at '{key}'. Weights files hold plain datasets "
+        "only; a link or external storage could read data from outside the file, so it is "
+        "refused. Re-export the weights (e.g. load them with h5py and write plain datasets)."
+    )
+    E017 = (
+        "The weights file '{path}' has the dataset '{key}', but the options say {setting}, so "
+        "it would be silently ignored. options.json and weights.hdf5 do not match: use the "
+        "options.json published with these weights{hint}."
+    )
+    E018 = (
+        "The options describe a biLM with {n_params:,} parameters ({gib:.1f} GiB in float32), "
+        "more than the {limit:,} this package loads (the largest published ELMo has 94 "
+        "million). The options file is corrupt or not an ELMo options.json."
+    )
 
     # --- E1xx: model input and runtime --------------------------------------------------
     E101 = (
@@ -169,6 +213,21 @@ class Errors(metaclass=ErrorsWithCodes):
         "cannot receive layers. Use 'spacy-elmo.ElmoListener.v1' in the downstream model."
     )
 
+    # --- E601-E619: benchmark, data conversion, packaging (docs) ----------------------
+    E601 = "Unknown interleave {value!r}. Use 'batch' (alternate every batch) or 'pass'."
+    E602 = (
+        "Cannot benchmark on device {device!r}: {error}. Use --device cpu, or --device cuda "
+        "(cuda:N) on a machine with a CUDA GPU and a CUDA build of torch."
+    )
+    E603 = (
+        "{path} looks like a {detected} file (line {line}: {example!r}), not {file_type}. "
+        "Pass -t {detected} (file_type={detected!r}), or fix the file."
+    )
+    E604 = (
+        "Cannot tell the format of {path}: {reason}. Pass -t conll (one 'token ... tag' per "
+        "line, blank lines between sentences) or -t tsv (one 'label TAB text' per line)."
+    )
+
     # --- E3xx: pretraining ---------------------------------------------------------------
     E301 = "The {what} '{path}' does not exist. Check the path."
     E302 = (
@@ -206,6 +265,75 @@ class Errors(metaclass=ErrorsWithCodes):
         "states)."
     )
     E312 = "Cannot read checkpoint '{path}': {error}. Delete it to fall back to an older one."
+
+    # --- E401-E449: model catalogue, locations, downloads and the cache -----------------
+    E401 = (
+        "Unknown biLM name {name!r}.{close} Known names: {names}. Run `python -m spacy_elmo "
+        "models` for the table, or pass options_file and weight_file (paths or URLs)."
+    )
+    E402 = (
+        "Pass either a model name or both options_file and weight_file, not {given}. "
+        "Example: name='original', or options_file='.../options.json' and "
+        "weight_file='.../weights.hdf5'."
+    )
+    E403 = (
+        "Cannot read the location {value!r}: {why}. Use a local path, an http(s):// URL or "
+        "hf://OWNER/REPO[@REVISION]/PATH."
+    )
+    E404 = (
+        "HTTP {status} for {url}: {why}. Check the URL (and access rights); a catalogue "
+        "model may have moved: try its mirror or pass the files by path."
+    )
+    E405 = (
+        "The server answered HTTP {status} for {url} {tries} times in a row. Try again later "
+        "or use a mirror; a partial download is kept and resumes on the next try."
+    )
+    E406 = (
+        "Could not reach {url} after {tries} tries ({error}). Check the network or proxy "
+        "settings; with no network, copy the cache from a connected machine (docs/models.md) "
+        "and set SPACY_ELMO_OFFLINE=1."
+    )
+    E407 = (
+        "The transfer of {url} was cut {tries} times (last: {got} of {expected} bytes). "
+        "Run the same command again: it resumes from the {got} bytes kept in the cache."
+    )
+    E408 = (
+        "{url} did not send an HDF5 file (the content starts with {head!r}{html}). Nothing was "
+        "kept. Check that the URL points at the weights file itself, not at a web page."
+    )
+    E409 = (
+        "{url} did not send a JSON options file ({error}; the content starts with {head!r}). "
+        "Nothing was kept. Check that the URL points at options.json itself."
+    )
+    E410 = (
+        "Checksum mismatch for {url}: sha256 {found}, expected {expected}. The file was "
+        "deleted; fetch it again, and report it if it repeats (the file may have changed)."
+    )
+    E411 = (
+        "The cache folder '{path}' is not writable ({error}). Set SPACY_ELMO_CACHE to a "
+        "writable folder, or fix the folder's permissions."
+    )
+    E412 = (
+        "Offline mode ({flag}) and {what} is not in the cache '{cache}'. On a connected "
+        "machine run `{command}` with the same SPACY_ELMO_CACHE, then copy that folder here "
+        "(docs/models.md), or unset {flag}."
+    )
+    E413 = (
+        "The Hugging Face Hub has no {what} for {location} ({error}). Check the repository "
+        "name, the revision and the file path."
+    )
+    E414 = (
+        "--init-weights {value!r}: a folder cannot be fetched from a plain http(s) URL. Pass "
+        "a local folder, or an hf://OWNER/REPO[@REVISION][/FOLDER] holding options.json and "
+        "weights.hdf5."
+    )
+    E415 = (
+        "Fetching {what} needs the optional package(s) {packages}. Install them with "
+        "`pip install 'spacy-elmo[hub]'`."
+    )
+    E416 = (
+        "{url} sent more bytes than announced ({got} > {expected}). Nothing was kept; the "
+        "server or a proxy altered the file."
 
     # --- E501-E549: corpus embedding (``embed``) -----------------------------------------
     E501 = (

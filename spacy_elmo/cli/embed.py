@@ -17,8 +17,9 @@ def embed_cli(
     all_layers: bool = typer.Option(False, "--all", help="Write all layers (L+1, n, 2P)."),
     top: bool = typer.Option(False, "--top", help="Write the top layer (n, 2P)."),
     average: bool = typer.Option(False, "--average", help="Write the layer average (n, 2P)."),
-    options_file: Optional[Path] = typer.Option(None, "--options-file", help="options.json (default: embedded model)."),
-    weight_file: Optional[Path] = typer.Option(None, "--weight-file", help="weights.hdf5 (default: embedded model)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Catalogue name, e.g. original (see `models`; default: embedded)."),
+    options_file: Optional[str] = typer.Option(None, "--options-file", help="options.json: path, URL or hf:// (default: embedded)."),
+    weight_file: Optional[str] = typer.Option(None, "--weight-file", help="weights.hdf5: path, URL or hf:// (default: embedded)."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Sentences per biLM batch."),
     state: str = typer.Option("warm", "--state", help="Initial LSTM state: warm | zero | stateful (AllenNLP's; one process only)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda (under torchrun: cuda:LOCAL_RANK), cuda:1, ..."),
@@ -44,6 +45,7 @@ def embed_cli(
         input_file,
         output_file,
         output_format=chosen[0],
+        model=model,
         options_file=options_file,
         weight_file=weight_file,
         batch_size=batch_size,
@@ -64,8 +66,9 @@ def run_embed(
     output_file: Path,
     *,
     output_format: str,
-    options_file: Optional[Path],
-    weight_file: Optional[Path],
+    model: Optional[str],
+    options_file: Optional[str],
+    weight_file: Optional[str],
     batch_size: int,
     state: str,
     device: str,
@@ -81,9 +84,9 @@ def run_embed(
     from ..corpus import EmbedSettings, embed_corpus, shard_from_env
     from ..corpus.shard import check_device, resolve_device
     from ..embedder import ElmoEmbedder
+    from ..hub import resolve_bilm
     from ..pytorch.lstm import precision_dtype
     from ..pytorch.state import check_state_mode
-    from ..util import default_model_paths
 
     shard = shard_from_env()
     requested, device = device, resolve_device(device, shard)
@@ -100,18 +103,21 @@ def run_embed(
         overwrite=overwrite,
         progress=progress,
     )
-    model_files = (options_file, weight_file)
-    if options_file is None and weight_file is None:
-        model_files = default_model_paths()
+    files = None
+    if model is None and not any("://" in str(f) for f in (options_file, weight_file) if f):
+        files = resolve_bilm(options_file=options_file, weight_file=weight_file)  # local: cheap
     n = embed_corpus(
         input_file,
         output_file,
         load=lambda: ElmoEmbedder(
-            options_file, weight_file, state=state, device=device, precision=precision
+            *(files or resolve_bilm(name=model, options_file=options_file, weight_file=weight_file)),
+            state=state,
+            device=device,
+            precision=precision,
         ),
         settings=settings,
         shard=shard,
-        protected={"options file": model_files[0], "weight file": model_files[1]},
+        protected={"options file": files[0], "weight file": files[1]} if files else {},
     )
     if shard.is_main:
         typer.echo(f"Wrote {n} sentences to {output_file}", err=True)
