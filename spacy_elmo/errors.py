@@ -334,6 +334,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E416 = (
         "{url} sent more bytes than announced ({got} > {expected}). Nothing was kept; the "
         "server or a proxy altered the file."
+    )
 
     # --- E501-E549: corpus embedding (``embed``) -----------------------------------------
     E501 = (

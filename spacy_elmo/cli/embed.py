@@ -9,6 +9,7 @@ import typer
 
 from . import app
 
+
 # fmt: off
 @app.command("embed")
 def embed_cli(
