@@ -10,9 +10,9 @@ import typer
 from . import app
 
 
-# fmt: off
 @app.command("embed")
 def embed_cli(
+    # fmt: off
     input_file: str = typer.Argument(..., help="Text file, one whitespace-tokenized sentence per line; '-' reads stdin."),
     output_file: Path = typer.Argument(..., help="HDF5 file to write (it appears only when complete)."),
     all_layers: bool = typer.Option(False, "--all", help="Write all layers (L+1, n, 2P)."),
@@ -31,8 +31,8 @@ def embed_cli(
     encoding: str = typer.Option("utf-8", "--encoding", help="Encoding of the input; a line that does not decode is an error."),
     chunk_size: int = typer.Option(4096, "--chunk-size", min=1, help="Lines per resumable unit of work (rounded up to a multiple of 8 x batch size)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar on stderr."),
-) -> None:
     # fmt: on
+) -> None:
     """Embed every sentence of INPUT_FILE into OUTPUT_FILE.
 
     Re-running the same command after an interruption continues where it stopped. Under
@@ -111,7 +111,10 @@ def run_embed(
         input_file,
         output_file,
         load=lambda: ElmoEmbedder(
-            *(files or resolve_bilm(name=model, options_file=options_file, weight_file=weight_file)),
+            *(
+                files
+                or resolve_bilm(name=model, options_file=options_file, weight_file=weight_file)
+            ),
             state=state,
             device=device,
             precision=precision,
