@@ -6,6 +6,7 @@ import io
 import h5py
 import numpy as np
 import pytest
+import torch
 
 from spacy_elmo import ElmoEmbedder
 from spacy_elmo.corpus import EmbedSettings, embed_corpus, read_index
@@ -171,3 +172,40 @@ def test_stateful_resume_carries_the_state(tiny_model, tmp_path):
 def _equal_files(a, b):
     (da, ia), (db, ib) = _contents(a), _contents(b)
     return ia == ib and set(da) == set(db) and all(np.array_equal(da[k], db[k]) for k in da)
+
+
+def test_device_selection():
+    from spacy_elmo.corpus.shard import Shard, check_device, resolve_device, shard_from_env
+
+    shard = shard_from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"})
+    assert (shard.rank, shard.world_size, shard.local_rank) == (3, 4, 1)
+    assert [k for k in range(10) if shard.owns(k)] == [3, 7]
+    assert resolve_device("cuda", shard) == "cuda:1"  # one GPU per process on a node
+    assert resolve_device("cuda:0", shard) == "cuda:0"  # an explicit index is kept
+    assert resolve_device("cpu", shard) == "cpu"
+    assert resolve_device("cuda", Shard()) == "cuda:0"
+    with pytest.raises(ElmoInputError, match=r"\[E509\] --device gpu .*--device cpu"):
+        resolve_device("gpu", shard)
+    check_device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ElmoInputError, match=r"\[E509\] --device cuda .*--device cpu"):
+            check_device("cuda:0", requested="cuda")
+    else:
+        with pytest.raises(ElmoInputError, match=r"\[E509\]"):
+            check_device(f"cuda:{torch.cuda.device_count()}")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_embed_on_cuda_matches_cpu(tiny_model, tiny_embedder, tmp_path):
+    lines = sentences(40)
+    (tmp_path / "in.txt").write_text("\n".join(lines), encoding="utf8")
+    settings = EmbedSettings(batch_size=8, chunk_size=16, progress=False)
+    gpu = ElmoEmbedder(*tiny_model, device="cuda")
+    embed_corpus(tmp_path / "in.txt", tmp_path / "g.h5", load=lambda: gpu, settings=settings)
+    embed_corpus(
+        tmp_path / "in.txt", tmp_path / "c.h5", load=lambda: tiny_embedder, settings=settings
+    )
+    (g, gi), (c, ci) = _contents(tmp_path / "g.h5"), _contents(tmp_path / "c.h5")
+    assert gi == ci and set(g) == set(c)
+    for key in g:
+        np.testing.assert_allclose(g[key], c[key], atol=1e-4)
