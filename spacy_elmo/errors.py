@@ -213,6 +213,32 @@ class Errors(metaclass=ErrorsWithCodes):
         "cannot receive layers. Use 'spacy-elmo.ElmoListener.v1' in the downstream model."
     )
 
+    # --- E251-E269: init-config and learned mixes ------------------------------------------
+    E251 = (
+        "init-config cannot give ELMo to {names}: supported components are {supported}. "
+        "Leave the others out of -p and add them afterwards (docs/init-config.md shows how a "
+        "config is converted by hand), or use spaCy's own `spacy init config` for them."
+    )
+    E252 = (
+        "init-config needs at least one trainable component to feed with ELMo (-p), e.g. "
+        "-p ner,tagger. Supported: {supported}."
+    )
+    E253 = "Unknown --optimize value {value!r}. Use one of: {options}."
+    E254 = "The pipeline {pipeline} names a component twice. Name each component once."
+    E255 = (
+        "The output config '{path}' already exists. Pass --force to overwrite it, or choose "
+        "another path."
+    )
+    E256 = (
+        "'{path}' is not a spaCy pipeline directory ({error}). Pass the output of "
+        "`spacy train` (e.g. training/model-last) or of nlp.to_disk."
+    )
+    E257 = (
+        "The pipeline in '{path}' has no component with a learned ELMo mix "
+        "(spacy-elmo.ScalarMix.v1) in its model. Train it with a config from "
+        "`python -m spacy_elmo init-config`, or one that uses spacy-elmo.ElmoTok2Vec.v1."
+    )
+
     # --- E601-E619: benchmark, data conversion, packaging (docs) ----------------------
     E601 = "Unknown interleave {value!r}. Use 'batch' (alternate every batch) or 'pass'."
     E602 = (

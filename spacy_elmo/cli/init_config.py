@@ -1,0 +1,43 @@
+"""``python -m spacy_elmo init-config``: a training config with ELMo for every component."""
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import app
+
+
+@app.command("init-config")
+def init_config_cli(
+    # fmt: off
+    output_file: Path = typer.Argument(..., help="Config file to write, or - for stdout", allow_dash=True),
+    lang: str = typer.Option("en", "--lang", "-l", help="Two-letter code of the language"),
+    pipeline: str = typer.Option("ner", "--pipeline", "-p", help="Comma-separated trainable components: tagger, morphologizer, parser, ner, textcat, textcat_multilabel"),
+    optimize: str = typer.Option("efficiency", "--optimize", "-o", help="efficiency or accuracy: spaCy's choice of token features and encoder"),
+    gpu: bool = typer.Option(False, "--gpu", "-G", help="Train on a GPU (biLM on cuda:0, spaCy's GPU allocator)"),
+    options_file: Optional[str] = typer.Option(None, "--options-file", help="biLM options.json (default: the embedded biLM)"),
+    weight_file: Optional[str] = typer.Option(None, "--weight-file", help="biLM weights.hdf5 (default: the embedded biLM)"),
+    force: bool = typer.Option(False, "--force", "-F", help="Overwrite the output file"),
+    # fmt: on
+) -> None:
+    """Like `spacy init config`, with the `elmo` component feeding every component through
+    its own listener and ScalarMix (see docs/init-config.md)."""
+    from ..pipeline.init_config import init_elmo_config, write_config
+
+    config = init_elmo_config(
+        pipeline=[name.strip() for name in pipeline.split(",") if name.strip()],
+        lang=lang,
+        optimize=optimize,
+        gpu=gpu,
+        options_file=options_file,
+        weight_file=weight_file,
+    )
+    if str(output_file) == "-":
+        typer.echo(config.to_str(interpolate=False))
+        return
+    write_config(config, output_file, force=force)
+    typer.echo(f"Wrote {output_file}. Train it with:")
+    typer.echo(
+        f"python -m spacy train {output_file} --paths.train train.spacy --paths.dev dev.spacy"
+    )
