@@ -6,7 +6,7 @@ from spacy_elmo.errors import ElmoDownloadError
 from spacy_elmo.hub import FetchPolicy, fetch_url
 from spacy_elmo.hub.cache import url_cache_path
 
-FAST = FetchPolicy(timeout=5, tries=3, backoff=0.0, progress=False)
+FAST = FetchPolicy(timeout=60, tries=3, backoff=0.0, progress=False)
 
 
 def _debris(cache):
