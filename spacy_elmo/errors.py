@@ -200,3 +200,6 @@ class Errors(metaclass=ErrorsWithCodes):
         "states)."
     )
     E312 = "Cannot read checkpoint '{path}': {error}. Delete it to fall back to an older one."
+
+    # --- E313-E349: pretraining (recipe, validation, checkpoints) ------------------------
+    E313 = "Invalid pretraining setting '{key}': {value!r}. Expected {expected}."

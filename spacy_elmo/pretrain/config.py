@@ -88,6 +88,11 @@ class OptimizerConfig:
     :param adagrad_init: Adagrad's initial accumulator value.
     :param clip_norm: Clip the global gradient norm to this value (bilm-tf: 10).
     :param warmup_steps: Linear learning-rate warm-up.
+    :param schedule: After the warm-up: ``"constant"`` (keep ``lr``), ``"linear"`` or
+        ``"cosine"`` decay to ``min_lr`` (see :mod:`.schedule`).
+    :param min_lr: The floor of a decaying schedule (e.g. ``lr / 10``).
+    :param decay_steps: The step at which the decay reaches ``min_lr`` (``None``: the run's
+        last step, ``training.max_steps`` or ``max_epochs`` worth of steps).
     """
 
     name: str = "adam"
@@ -97,6 +102,9 @@ class OptimizerConfig:
     adagrad_init: float = 1.0
     clip_norm: float = 5.0
     warmup_steps: int = 0
+    schedule: str = "constant"
+    min_lr: float = 0.0
+    decay_steps: Optional[int] = None
 
 
 @dataclass(frozen=True, kw_only=True)

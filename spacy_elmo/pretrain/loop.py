@@ -27,13 +27,14 @@ from ..weights import config_to_dict as options_to_dict
 from ..weights import load_options, load_weights
 from . import checkpoint as ckpt
 from .batching import StreamBatcher
-from .config import PretrainConfig
+from .config import OptimizerConfig, PretrainConfig
 from .corpus import EncodedText, prepare_corpus
 from .ddp import DistContext, average_gradients, broadcast_parameters, cleanup, init_distributed
 from .evaluate import evaluate_text, lm_targets
 from .lm_head import SharedSoftmax
 from .model import BiLMLanguageModel
 from .plot import plot_perplexity
+from .schedule import check_schedule, learning_rate
 from .vocab import Vocab, check_cutoffs
 
 LOG_FILE = "log.jsonl"
@@ -100,10 +101,21 @@ def _fingerprint(
         "corpus": [text.n_tokens, text.n_sentences, len(text.types)],
         "batching": asdict(config.batching),
         "softmax": asdict(config.softmax),
-        "optimizer": asdict(config.optimizer),
+        "optimizer": _optimizer_fingerprint(config.optimizer),
         "seed": config.training.seed,
         "dropout": config.training.dropout,
     }
+
+
+def _optimizer_fingerprint(o: OptimizerConfig) -> Dict[str, Any]:
+    """The optimizer settings; schedule keys only when set, so that checkpoints written
+    before schedules existed still resume."""
+    values = asdict(o)
+    defaults = asdict(OptimizerConfig())
+    for key in ("schedule", "min_lr", "decay_steps"):
+        if values[key] == defaults[key]:
+            del values[key]
+    return values
 
 
 def _check_fingerprint(found: Dict[str, Any], expected: Dict[str, Any], path: Path) -> None:
@@ -180,6 +192,7 @@ def _pretrain(
     progress: bool,
 ) -> Dict[str, Any]:
     tc, bc, dc = config.training, config.batching, config.data
+    check_schedule(config.optimizer)
     if tc.threads:
         torch.set_num_threads(tc.threads)
     out.mkdir(parents=True, exist_ok=True)
@@ -353,9 +366,9 @@ def _pretrain(
             ctx.device
         )
         targets = lm_targets(window.targets, type_to_out).to(ctx.device)
-        if o.warmup_steps:
+        if o.warmup_steps or o.schedule != "constant":
             for g in optimizer.param_groups:
-                g["lr"] = o.lr * min(1.0, (step + 1) / o.warmup_steps)
+                g["lr"] = learning_rate(step, o, total_steps)
         result = model(inputs, targets, char_table, state)
         optimizer.zero_grad(set_to_none=True)
         result.loss.backward()
