@@ -2,31 +2,13 @@
 
 ``constant`` (the default) keeps the peak rate after the warm-up, as runs before schedules
 existed did. ``linear`` and ``cosine`` decay from the peak (reached after ``warmup_steps``) to
-``min_lr`` at ``decay_steps`` (default: the run's last step) and stay there.
+``min_lr`` at ``decay_steps`` (default: the run's last step) and stay there. The settings are
+range-checked by :class:`~.config.OptimizerConfig`.
 """
 
 import math
 
-from ..errors import ElmoInputError, Errors
 from .config import OptimizerConfig
-
-SCHEDULES = ("constant", "linear", "cosine")
-
-
-def check_schedule(config: OptimizerConfig) -> None:
-    """Coded errors for a schedule that cannot be followed (raised before training starts)."""
-    if config.schedule not in SCHEDULES:
-        raise ElmoInputError(
-            Errors.E313.format(key="optimizer.schedule", value=config.schedule, expected=SCHEDULES)
-        )
-    if not 0.0 <= config.min_lr <= config.lr:
-        raise ElmoInputError(
-            Errors.E313.format(
-                key="optimizer.min_lr",
-                value=config.min_lr,
-                expected=f"a floor between 0 and optimizer.lr ({config.lr})",
-            )
-        )
 
 
 def learning_rate(step: int, config: OptimizerConfig, total_steps: int) -> float:
@@ -44,10 +26,10 @@ def learning_rate(step: int, config: OptimizerConfig, total_steps: int) -> float
     end = config.decay_steps if config.decay_steps is not None else total_steps
     span = max(1, end - config.warmup_steps)
     progress = min(1.0, max(0.0, (step - config.warmup_steps) / span))
+    if progress == 0.0:  # in the warm-up, or at its last step: no decay yet
+        return lr
     if config.schedule == "linear":
         factor = 1.0 - progress
     else:  # cosine
         factor = 0.5 * (1.0 + math.cos(math.pi * progress))
-    peak = config.lr
-    # During the warm-up the decay has not started (progress 0, factor 1): lr is unchanged.
-    return lr if progress == 0.0 else config.min_lr + (peak - config.min_lr) * factor
+    return config.min_lr + (config.lr - config.min_lr) * factor

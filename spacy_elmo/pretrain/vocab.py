@@ -62,7 +62,7 @@ class Vocab:
     def load(cls, path: Union[str, Path]) -> "Vocab":
         path = Path(path)
         if not path.is_file():
-            raise ElmoInputError(Errors.E301.format(what="vocabulary file", path=path))
+            raise ElmoInputError(Errors.E001.format(what="vocabulary file", path=path))
         return cls(path.read_text(encoding="utf8").split("\n")[:-1])
 
 
