@@ -20,7 +20,6 @@ loaded. :func:`find_checkpoint` falls back to the newest checkpoint that loads (
 and only looks inside the run's own ``checkpoints`` folder.
 """
 
-import errno
 import hashlib
 import io
 import json
@@ -36,36 +35,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 
 from ..errors import ElmoInputError, Errors, Warnings
+from .atomic import atomic_write_bytes, atomic_write_json
 
 LATEST = "latest.json"
 _STEP_DIR = re.compile(r"step-(\d{8,})")
-
-
-def disk_full_error(error: OSError, path: Path) -> ElmoInputError:
-    folder = path.parent
-    try:
-        free = shutil.disk_usage(folder).free
-    except OSError:
-        free = -1
-    return ElmoInputError(Errors.E316.format(path=path, folder=folder, free=free, error=error))
-
-
-def atomic_write_bytes(data: bytes, path: Path) -> None:
-    """Write ``data`` to ``path`` through a temporary file; a full disk raises E316 and
-    leaves the old ``path`` (if any) as it was."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise disk_full_error(e, path) from None
-        raise
 
 
 def atomic_torch_save(obj: Any, path: Path) -> str:
@@ -75,10 +48,6 @@ def atomic_torch_save(obj: Any, path: Path) -> str:
     data = buffer.getvalue()
     atomic_write_bytes(data, path)
     return hashlib.sha256(data).hexdigest()
-
-
-def atomic_write_json(obj: Any, path: Path) -> None:
-    atomic_write_bytes(json.dumps(obj, indent=2).encode("utf8"), path)
 
 
 def safe_torch_load(path: Path) -> Any:

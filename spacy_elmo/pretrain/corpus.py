@@ -6,8 +6,8 @@ paragraphs); sentence boundaries are added later, when the streams are built.
 """
 
 import hashlib
+import io
 import json
-import os
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -30,6 +30,7 @@ import torch
 
 from ..errors import ElmoInputError, Errors, Warnings
 from ..pytorch.char_ids import BOS_TOKEN, EOS_TOKEN, tokens_to_ids
+from .atomic import atomic_write_bytes, atomic_write_text
 from .config import CorpusFile
 
 if TYPE_CHECKING:
@@ -70,22 +71,17 @@ class EncodedText:
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / "arrays.npz.tmp.npz"
-        np.savez(tmp, ids=self.ids, offsets=self.offsets, counts=self.counts)
-        _atomic_write_text(directory / "types.txt", "\n".join(self.types) + "\n")
-        os.replace(tmp, directory / "arrays.npz")
+        buffer = io.BytesIO()
+        np.savez(buffer, ids=self.ids, offsets=self.offsets, counts=self.counts)
+        # types.txt first: arrays.npz marks a complete cache entry.
+        atomic_write_text("\n".join(self.types) + "\n", directory / "types.txt")
+        atomic_write_bytes(buffer.getvalue(), directory / "arrays.npz")
 
     @classmethod
     def load(cls, directory: Path) -> "EncodedText":
         arrays = np.load(directory / "arrays.npz")
         types = (directory / "types.txt").read_text(encoding="utf8").split("\n")[:-1]
         return cls(arrays["ids"], arrays["offsets"], types, arrays["counts"])
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf8")
-    os.replace(tmp, path)
 
 
 def check_not_binary(path: Path) -> None:

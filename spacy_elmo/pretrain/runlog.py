@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
-from .checkpoint import atomic_write_bytes, disk_full_error
+from .atomic import atomic_write_bytes, disk_full_error
 
 LOG_FILE = "log.jsonl"
 
