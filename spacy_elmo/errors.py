@@ -257,3 +257,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "model settings (lstm.dim, lstm.n_layers, char_cnn.filters, data.vocab_size) for a "
         "typo; pretraining models of this size is not supported."
     )
+    E318 = (
+        "Cannot use the training-state folder entry '{path}': {error}. The folder must be "
+        "written by `pretrain-pack` and copied whole (its SHA256SUMS lists every file)."
+    )

@@ -125,6 +125,11 @@ def _verified_load(path: Path) -> Dict[str, Any]:
     return out
 
 
+def load_checkpoint_file(directory: Path, name: str) -> Dict[str, Any]:
+    """One verified file of a checkpoint directory (E312/E314 when it cannot be used)."""
+    return _verified_load(directory / name)
+
+
 @dataclass
 class Checkpoint:
     """A loaded checkpoint: ``shared`` (model.pt) and, if asked for, one rank's file."""

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from spacy_elmo.errors import ElmoInputError
+from spacy_elmo.pretrain import checkpoint as ckpt
 from spacy_elmo.pretrain import (
     config_from_dict,
     export_checkpoint,
@@ -18,7 +19,6 @@ from spacy_elmo.pretrain import (
     load_exported,
     pretrain,
 )
-from spacy_elmo.pretrain import checkpoint as ckpt
 
 from .conftest import tiny_config
 
