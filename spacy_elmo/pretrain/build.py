@@ -106,12 +106,17 @@ def init_from(init_dir: Path, model: BiLMLanguageModel, vocab: Vocab) -> bool:
     return False
 
 
+#: Settings of the learning-rate decay: a resumed run may change them (e.g. to train on
+#: past the end of a finished schedule), so resumption does not compare them.
+SCHEDULE_KEYS = ("schedule", "min_lr", "decay_steps")
+
+
 def _optimizer_fingerprint(o: OptimizerConfig) -> Dict[str, Any]:
-    """The optimizer settings; schedule keys only when set, so that checkpoints written
-    before schedules existed still resume."""
+    """The optimizer settings; schedule keys only when set (as runs before schedules
+    existed wrote them)."""
     values = asdict(o)
     defaults = asdict(OptimizerConfig())
-    for key in ("schedule", "min_lr", "decay_steps"):
+    for key in SCHEDULE_KEYS:
         if values[key] == defaults[key]:
             del values[key]
     return values
@@ -136,6 +141,9 @@ def fingerprint(
 def check_fingerprint(found: Dict[str, Any], expected: Dict[str, Any], path: Path) -> None:
     # Tuples and lists compare equal after a JSON round trip (checkpoints may hold either).
     found, expected = json.loads(json.dumps(found)), json.loads(json.dumps(expected))
+    for values in (found, expected):
+        for key in SCHEDULE_KEYS:
+            values.get("optimizer", {}).pop(key, None)
     for key in expected:
         if found.get(key) != expected[key]:
             raise ElmoInputError(

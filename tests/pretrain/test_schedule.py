@@ -64,3 +64,16 @@ def test_logged_learning_rate_follows_the_schedule(tmp_path, corpus):
     assert logged == [learning_rate(s - 1, o, 40) for s in (10, 20, 30, 40)]
     assert logged == sorted(logged, reverse=True) and logged[-1] < 0.0013
     assert learning_rate(40, o, 40) == pytest.approx(0.001)
+
+
+def test_a_resumed_run_may_change_its_schedule(tmp_path, corpus):
+    cfg = tiny_config(corpus, max_steps=20)
+    cfg["optimizer"].update(schedule="cosine", min_lr=0.001)
+    pretrain(config_from_dict(cfg), tmp_path / "run", progress=False)
+    cfg["training"]["max_steps"] = 30
+    cfg["optimizer"].update(schedule="linear", min_lr=0.0, decay_steps=30)
+    assert pretrain(config_from_dict(cfg), tmp_path / "run", progress=False)["step"] == 30
+    cfg["optimizer"]["lr"] = 0.02  # the peak rate is part of the run
+    cfg["training"]["max_steps"] = 40
+    with pytest.raises(ElmoInputError, match=r"\[E304\].*optimizer"):
+        pretrain(config_from_dict(cfg), tmp_path / "run", progress=False)
