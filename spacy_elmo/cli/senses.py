@@ -14,19 +14,24 @@ def senses_cli(
         None,
         help="word<TAB>sense<TAB>tokenized sentence, per line (default: the packaged set).",
     ),
-    options_file: Optional[Path] = typer.Option(
-        None, "--options-file", help="options.json (default: embedded model)."
+    model: Optional[str] = typer.Option(
+        None, "--model", help="Catalogue name, e.g. original (see `models`; default: embedded)."
     ),
-    weight_file: Optional[Path] = typer.Option(
-        None, "--weight-file", help="weights.hdf5 (default: embedded model)."
+    options_file: Optional[str] = typer.Option(
+        None, "--options-file", help="options.json: path, URL or hf:// (default: embedded)."
+    ),
+    weight_file: Optional[str] = typer.Option(
+        None, "--weight-file", help="weights.hdf5: path, URL or hf:// (default: embedded)."
     ),
     state: str = typer.Option("warm", "--state", help="warm | zero | stateful"),
 ) -> None:
     """Print Markdown tables of cosine similarities within and across senses, per word and
     per layer or fixed mix, then their means over words."""
     from ..embedder import ElmoEmbedder
+    from ..hub import resolve_bilm
     from ..senses import DEFAULT_SENSES, markdown_table, read_sense_examples, sense_scores, summary
 
-    embedder = ElmoEmbedder(options_file, weight_file, state=state)
+    files = resolve_bilm(name=model, options_file=options_file, weight_file=weight_file)
+    embedder = ElmoEmbedder(*files, state=state)
     scores = sense_scores(embedder, read_sense_examples(examples_file or DEFAULT_SENSES))
     typer.echo(markdown_table(scores) + "\n\n" + markdown_table(summary(scores)))
