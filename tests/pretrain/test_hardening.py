@@ -200,3 +200,18 @@ def test_full_disk_is_a_coded_error_and_the_run_resumes(corpus, tmp_path):
     assert json.loads((run / "checkpoints" / "latest.json").read_text())["step"] == 10
     assert not (step_dir / "model.pt.tmp").exists() and not (step_dir / "model.pt").exists()
     assert _run(corpus, run, max_steps=20)["step"] == 20  # space freed: the same call resumes
+
+
+def test_cli_refuses_an_infinite_learning_rate(tmp_path, corpus):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "spacy_elmo", "pretrain", str(tmp_path / "run")]
+        + ["--train", str(corpus), "--optimizer.lr", "Infinity", "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0 and "[E310]" in done.stderr and "optimizer.lr" in done.stderr
+    assert not (tmp_path / "run" / "checkpoints").exists()
