@@ -22,6 +22,7 @@ setup(
             "assets/*/*.json",
             "assets/*/*.hdf5",
             "assets/*.txt",
+            "assets/*.tsv",
             "assets/*/*.txt",
             "assets/*/*.md",
         ]

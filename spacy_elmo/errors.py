@@ -47,6 +47,33 @@ class Warnings(metaclass=ErrorsWithCodes):
         "float32. Use precision='float32' (exact) on this machine."
     )
 
+    # --- W030-W039: pretraining ----------------------------------------------------------
+    W030 = (
+        "'{path}' is not valid UTF-8: {n_lines} line(s) had undecodable bytes, replaced by "
+        "U+FFFD. Convert the file to UTF-8 if this is unexpected."
+    )
+    W031 = (
+        "'{path}' has {n_lines} line(s) longer than {max_chars} characters (the longest: "
+        "{longest}); they were split into pieces of at most {max_chars} characters."
+    )
+    W032 = "'{path}' has no text and is skipped."
+    W033 = (
+        "matplotlib is not installed: {path} is not written. "
+        "pip install 'spacy-elmo[pretrain]' (matplotlib)."
+    )
+    W034 = (
+        "'{path}' has {n_tokens} tokens longer than {max_chars} characters (binary junk or "
+        "URLs?); they were cut to {max_chars} characters."
+    )
+    W035 = (
+        "Using the checkpoint '{path}', the newest one that loads. Skipped: {skipped}. "
+        "Training continues from there; the skipped steps are trained again."
+    )
+    W037 = (
+        "'{path}' has no SHA-256 digest (written by an older version of spacy-elmo), so "
+        "damaged bytes cannot be detected; it is loaded as it is."
+    )
+
     # --- W010-W014: model catalogue and downloads ---------------------------------------
     W010 = (
         "The options.json fetched for '{name}' from {where} differs from the catalogue's "
@@ -255,7 +282,6 @@ class Errors(metaclass=ErrorsWithCodes):
     )
 
     # --- E3xx: pretraining ---------------------------------------------------------------
-    E301 = "The {what} '{path}' does not exist. Check the path."
     E302 = (
         "The training corpus has no tokens: {details}. Pass UTF-8 text files with one "
         "sentence (or paragraph) per line."
@@ -290,7 +316,42 @@ class Errors(metaclass=ErrorsWithCodes):
         "Resume with the same --nproc_per_node (each process owns its batch rows and LSTM "
         "states)."
     )
-    E312 = "Cannot read checkpoint '{path}': {error}. Delete it to fall back to an older one."
+    E312 = (
+        "Cannot read checkpoint '{path}': {error}. An older complete checkpoint of the run, "
+        "if there is one, is used instead (warning W035)."
+    )
+
+    # --- E313-E349: pretraining (numerics, checkpoints, disk, model size) ---------------
+    E313 = (
+        "The training {what} is {value} at step {step} (learning rate {lr}): training diverged "
+        "and is stopped; no checkpoint was written after step {last_checkpoint}. Re-run with "
+        "a lower optimizer.lr (or a longer optimizer.warmup_steps, or optimizer.clip_norm) "
+        "in a new output directory, or resume the old one after fixing the setting."
+    )
+    E314 = (
+        "'{path}' holds pickled Python objects other than tensors and plain data ({error}). "
+        "Loading it could run code, so it is refused. Use files written by spacy-elmo "
+        "(`pretrain`, `pretrain-export`) from a source you trust."
+    )
+    E315 = (
+        "The run's checkpoint folder '{path}' has no checkpoint that can be loaded "
+        "({details}). Copy an intact checkpoint back, or start over in a new output "
+        "directory (or delete '{path}' to restart this run from step 0)."
+    )
+    E316 = (
+        "No space left on the device while writing '{path}': the folder '{folder}' is full "
+        "({free} bytes free; {error}). Files written before are intact (the newest complete "
+        "checkpoint is unchanged). Free space there and re-run the same command to resume."
+    )
+    E317 = (
+        "The {what} would have {n:,} parameters (limit {limit:,}): {details}. Check the "
+        "model settings (lstm.dim, lstm.n_layers, char_cnn.filters, data.vocab_size) for a "
+        "typo; pretraining models of this size is not supported."
+    )
+    E318 = (
+        "Cannot use the training-state folder entry '{path}': {error}. The folder must be "
+        "written by `pretrain-pack` and copied whole (its SHA256SUMS lists every file)."
+    )
 
     # --- E401-E449: model catalogue, locations, downloads and the cache -----------------
     E401 = (

@@ -2,7 +2,7 @@
 
 Reads tab-separated ``word, sense, sentence`` rows (whitespace-tokenized sentences, ``#``
 comments), embeds every sentence and compares the vectors of ``word`` between sentences of
-the same sense and of different senses, layer by layer. Layer 0 (the char CNN) is context
+the same sense and of different senses, layer by layer and for fixed mixes of the layers. Layer 0 (the char CNN) is context
 independent, so it scores 1.0 everywhere; a contextual layer scores higher within senses
 than across them, and its nearest neighbour is usually an occurrence of the same sense.
 """
@@ -16,6 +16,20 @@ import numpy as np
 
 from .embedder import ElmoEmbedder
 from .errors import ElmoInputError, Errors
+from .pipeline.fixed_mix import fixed_mix
+
+#: The packaged sentences: 18 ambiguous words, 2 senses each, 3 self-written sentences per
+#: sense (``python -m spacy_elmo senses`` without an argument).
+DEFAULT_SENSES = Path(__file__).parent / "assets" / "senses.tsv"
+
+#: Fixed mixes compared besides the single layers: (weights over layers 0..L, layer norm).
+#: ``mix`` is ``doc._.elmo``'s default (an even average of all layers, no layer norm).
+MIXES: Dict[str, Tuple[str, bool]] = {
+    "mix": ("all", False),
+    "mix-norm": ("all", True),
+    "mix-lstm": ("lstm", False),
+    "mix-lstm-norm": ("lstm", True),
+}
 
 
 @dataclass(frozen=True)
@@ -27,7 +41,7 @@ class SenseExample:
 
 @dataclass(frozen=True)
 class SenseScore:
-    """Scores of one word in one representation (a layer index, or ``"mix"``)."""
+    """Scores of one word in one representation (a layer index, or a name in :data:`MIXES`)."""
 
     word: str
     layer: str
@@ -38,6 +52,8 @@ class SenseScore:
 
 def read_sense_examples(path: Union[str, Path]) -> List[SenseExample]:
     """Parse a ``word<TAB>sense<TAB>sentence`` file; the word must occur in its sentence."""
+    if not Path(path).is_file():
+        raise ElmoInputError(Errors.E001.format(what="senses file", path=path))
     examples = []
     for n, line in enumerate(Path(path).read_text(encoding="utf8").splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
@@ -69,23 +85,70 @@ def _scores(word: str, layer: str, vectors: List[np.ndarray], senses: List[str])
     )
 
 
+def _mix_weights(which: str, n_layers: int) -> np.ndarray:
+    """Even weights over all layers, or over the LSTM layers only. *Shape:* ``(L + 1,)``."""
+    if which == "all":
+        return np.full(n_layers, 1.0 / n_layers, dtype=np.float32)
+    w = np.full(n_layers, 1.0 / (n_layers - 1), dtype=np.float32)
+    w[0] = 0.0
+    return w
+
+
+def _representations(layers: np.ndarray, at: int) -> Dict[str, np.ndarray]:
+    """Every layer and every mix of :data:`MIXES` at token ``at`` of one sentence; layer norm
+    is over the sentence's tokens, as the component does for a doc.
+
+    :param layers: *Shape:* ``(L + 1, n_tokens, 2P)``.
+    """
+    out = {str(k): layers[k, at] for k in range(layers.shape[0])}
+    for name, (which, norm) in MIXES.items():
+        weights = _mix_weights(which, layers.shape[0])
+        out[name] = fixed_mix(layers, weights, gamma=1.0, layer_norm=norm)[at]
+    return out
+
+
 def sense_scores(embedder: ElmoEmbedder, examples: Sequence[SenseExample]) -> List[SenseScore]:
-    """Scores per word (in file order) for every layer and for the even layer average."""
-    by_word: Dict[str, List[Tuple[str, np.ndarray]]] = {}
+    """Scores per word (in file order) for every layer, then for every mix of :data:`MIXES`."""
+    by_word: Dict[str, List[Tuple[str, Dict[str, np.ndarray]]]] = {}
     layers = embedder.embed_batch([list(ex.tokens) for ex in examples])
-    for ex, lay in zip(examples, layers):
-        at = ex.tokens.index(ex.word)  # (L+1, n, 2P) -> the word's (L+1, 2P)
-        by_word.setdefault(ex.word, []).append((ex.sense, lay[:, at]))
+    for ex, lay in zip(examples, layers):  # lay: (L+1, n, 2P)
+        reps = _representations(lay, ex.tokens.index(ex.word))
+        by_word.setdefault(ex.word, []).append((ex.sense, reps))
     scores = []
     for word, occurrences in by_word.items():
         senses = [sense for sense, _ in occurrences]
         if len(set(senses)) < 2 or len(senses) == len(set(senses)):
             raise ElmoInputError(Errors.E113.format(word=word))
-        stacked = np.stack([vec for _, vec in occurrences])  # (n_occ, L+1, 2P)
-        for k in range(stacked.shape[1]):
-            scores.append(_scores(word, str(k), list(stacked[:, k]), senses))
-        scores.append(_scores(word, "mix", list(stacked.mean(axis=1)), senses))
+        for name in occurrences[0][1]:
+            vectors = [reps[name] for _, reps in occurrences]
+            scores.append(_scores(word, name, vectors, senses))
     return scores
+
+
+def summary(scores: Sequence[SenseScore]) -> List[SenseScore]:
+    """Means over words, one row per representation (``word`` is ``"mean of N"``)."""
+    by_layer: Dict[str, List[SenseScore]] = {}
+    for s in scores:
+        by_layer.setdefault(s.layer, []).append(s)
+    return [
+        SenseScore(
+            f"mean of {len(rows)}",
+            layer,
+            float(np.mean([r.within for r in rows])),
+            float(np.mean([r.across for r in rows])),
+            float(np.mean([r.nn_accuracy for r in rows])),
+        )
+        for layer, rows in by_layer.items()
+    ]
+
+
+_NAMES = {
+    "0": "0 (char CNN)",
+    "mix": "mix: average of all (default)",
+    "mix-norm": "mix: all, layer-normalised",
+    "mix-lstm": "mix: LSTM layers",
+    "mix-lstm-norm": "mix: LSTM layers, layer-normalised",
+}
 
 
 def markdown_table(scores: Sequence[SenseScore]) -> str:
@@ -95,7 +158,7 @@ def markdown_table(scores: Sequence[SenseScore]) -> str:
         "|---|---|---|---|---|",
     ]
     for s in scores:
-        name = {"0": "0 (char CNN)", "mix": "average of all"}.get(s.layer, f"{s.layer} (LSTM)")
+        name = _NAMES.get(s.layer, f"{s.layer} (LSTM)")
         rows.append(
             f"| {s.word} | {name} | {s.within:.3f} | {s.across:.3f} | {s.nn_accuracy:.0%} |"
         )

@@ -141,3 +141,33 @@ def evaluate_cli(
     if output:
         output.write_text(text + "\n", encoding="utf8")
     typer.echo(text)
+
+
+# fmt: off
+@app.command("pretrain-pack")
+def pack_cli(
+    run_dir: Path = typer.Argument(..., help="Run directory of `pretrain` (may still be training)."),
+    output_dir: Path = typer.Argument(..., help="Folder for the full training state (small files)."),
+    corpus_dir: Optional[Path] = typer.Option(None, "--corpus-dir", help="Store corpus paths relative to this folder."),
+    max_file_mb: float = typer.Option(25.0, "--max-file-mb", help="Largest tensor file to write."),
+) -> None:
+    """Pack the newest checkpoint (model, softmax, optimizer, RNG, step) into a folder."""
+    # fmt: on
+    from ..pretrain.state_folder import pack_state
+
+    info = pack_state(run_dir, output_dir, corpus_dir=corpus_dir, max_file_mb=max_file_mb)
+    typer.echo(json.dumps(info, indent=2))
+
+
+# fmt: off
+@app.command("pretrain-unpack")
+def unpack_cli(
+    state_dir: Path = typer.Argument(..., help="A folder written by `pretrain-pack`."),
+    run_dir: Path = typer.Argument(..., help="New run directory; then run `pretrain RUN_DIR -c STATE_DIR/config.json --corpus-dir ...` to resume."),
+) -> None:
+    """Turn a packed training state back into a run that `pretrain` resumes."""
+    # fmt: on
+    from ..pretrain.state_folder import unpack_state
+
+    info = unpack_state(state_dir, run_dir)
+    typer.echo(f"Run {run_dir} holds step {info['step']} ({info['tokens']} tokens)", err=True)

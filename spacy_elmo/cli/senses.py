@@ -10,8 +10,9 @@ from . import app
 
 @app.command("senses")
 def senses_cli(
-    examples_file: Path = typer.Argument(
-        Path("examples/senses.tsv"), help="word<TAB>sense<TAB>tokenized sentence, per line."
+    examples_file: Optional[Path] = typer.Argument(
+        None,
+        help="word<TAB>sense<TAB>tokenized sentence, per line (default: the packaged set).",
     ),
     model: Optional[str] = typer.Option(
         None, "--model", help="Catalogue name, e.g. original (see `models`; default: embedded)."
@@ -24,11 +25,13 @@ def senses_cli(
     ),
     state: str = typer.Option("warm", "--state", help="warm | zero | stateful"),
 ) -> None:
-    """Print a Markdown table of cosine similarities within and across senses, per layer."""
+    """Print Markdown tables of cosine similarities within and across senses, per word and
+    per layer or fixed mix, then their means over words."""
     from ..embedder import ElmoEmbedder
     from ..hub import resolve_bilm
-    from ..senses import markdown_table, read_sense_examples, sense_scores
+    from ..senses import DEFAULT_SENSES, markdown_table, read_sense_examples, sense_scores, summary
 
     files = resolve_bilm(name=model, options_file=options_file, weight_file=weight_file)
     embedder = ElmoEmbedder(*files, state=state)
-    typer.echo(markdown_table(sense_scores(embedder, read_sense_examples(examples_file))))
+    scores = sense_scores(embedder, read_sense_examples(examples_file or DEFAULT_SENSES))
+    typer.echo(markdown_table(scores) + "\n\n" + markdown_table(summary(scores)))

@@ -11,6 +11,11 @@ from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from ..errors import ElmoInputError, Errors
+from .validate import check_bool, check_choice, check_float, check_int
+
+#: Optimizers and learning-rate schedules that :mod:`.loop` and :mod:`.schedule` implement.
+OPTIMIZERS = ("adam", "adagrad")
+SCHEDULES = ("constant", "linear", "cosine")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +30,15 @@ class CorpusFile:
     path: str
     pretokenized: bool = False
     max_lines: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str) or not self.path:
+            raise ElmoInputError(
+                Errors.E310.format(key="data path", value=self.path, expected="a file path")
+            )
+        check_bool("pretokenized", self.pretokenized)
+        if self.max_lines is not None:
+            check_int("max_lines", self.max_lines, low=1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +65,14 @@ class DataConfig:
     dev_max_tokens: int = 50_000
     lang: str = "en"
 
+    def __post_init__(self) -> None:
+        # <S>, </S>, <UNK> and at least one word.
+        check_int("data.vocab_size", self.vocab_size, low=4, high=10_000_000)
+        check_int("data.min_count", self.min_count, low=1)
+        check_int("data.max_line_chars", self.max_line_chars, low=1)
+        check_int("data.max_token_chars", self.max_token_chars, low=1)
+        check_int("data.dev_max_tokens", self.dev_max_tokens, low=1)
+
 
 @dataclass(frozen=True, kw_only=True)
 class BatchingConfig:
@@ -65,6 +87,11 @@ class BatchingConfig:
     unroll_steps: int = 20
     shuffle: bool = True
 
+    def __post_init__(self) -> None:
+        check_int("batching.batch_size", self.batch_size, low=1, high=1_000_000)
+        check_int("batching.unroll_steps", self.unroll_steps, low=1, high=100_000)
+        check_bool("batching.shuffle", self.shuffle)
+
 
 @dataclass(frozen=True, kw_only=True)
 class SoftmaxConfig:
@@ -77,6 +104,9 @@ class SoftmaxConfig:
     cutoffs: Tuple[int, ...] = (2000, 10000)
     div_value: float = 4.0
 
+    def __post_init__(self) -> None:
+        check_float("softmax.div_value", self.div_value, low=1.0)
+
 
 @dataclass(frozen=True, kw_only=True)
 class OptimizerConfig:
@@ -88,6 +118,11 @@ class OptimizerConfig:
     :param adagrad_init: Adagrad's initial accumulator value.
     :param clip_norm: Clip the global gradient norm to this value (bilm-tf: 10).
     :param warmup_steps: Linear learning-rate warm-up.
+    :param schedule: After the warm-up: ``"constant"`` (keep ``lr``), ``"linear"`` or
+        ``"cosine"`` decay to ``min_lr`` (see :mod:`.schedule`).
+    :param min_lr: The floor of a decaying schedule (e.g. ``lr / 10``).
+    :param decay_steps: The step at which the decay reaches ``min_lr`` (``None``: the run's
+        last step, ``training.max_steps`` or ``max_epochs`` worth of steps).
     """
 
     name: str = "adam"
@@ -97,6 +132,27 @@ class OptimizerConfig:
     adagrad_init: float = 1.0
     clip_norm: float = 5.0
     warmup_steps: int = 0
+    schedule: str = "constant"
+    min_lr: float = 0.0
+    decay_steps: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        check_choice("optimizer.name", self.name, OPTIMIZERS)
+        check_float("optimizer.lr", self.lr, low=0.0, low_open=True)
+        if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
+            raise ElmoInputError(
+                Errors.E310.format(key="optimizer.betas", value=self.betas, expected="two numbers")
+            )
+        for beta in self.betas:
+            check_float("optimizer.betas", beta, low=0.0, high=0.999999)
+        check_float("optimizer.weight_decay", self.weight_decay, low=0.0)
+        check_float("optimizer.adagrad_init", self.adagrad_init, low=0.0)
+        check_float("optimizer.clip_norm", self.clip_norm, low=0.0)  # 0: no clipping
+        check_int("optimizer.warmup_steps", self.warmup_steps, low=0)
+        check_choice("optimizer.schedule", self.schedule, SCHEDULES)
+        check_float("optimizer.min_lr", self.min_lr, low=0.0, high=self.lr)
+        if self.decay_steps is not None:
+            check_int("optimizer.decay_steps", self.decay_steps, low=1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,6 +180,19 @@ class TrainingConfig:
     log_every_steps: int = 50
     keep_checkpoints: int = 2
     threads: int = 0
+
+    def __post_init__(self) -> None:
+        check_int("training.seed", self.seed, low=0)
+        if self.max_steps is not None:
+            check_int("training.max_steps", self.max_steps, low=0)
+        check_int("training.max_epochs", self.max_epochs, low=0)
+        check_float("training.dropout", self.dropout, low=0.0, high=0.99)
+        check_int("training.checkpoint_every_steps", self.checkpoint_every_steps, low=0)
+        check_float("training.checkpoint_every_minutes", self.checkpoint_every_minutes, low=0.0)
+        check_int("training.eval_every_steps", self.eval_every_steps, low=0)
+        check_int("training.log_every_steps", self.log_every_steps, low=0)
+        check_int("training.keep_checkpoints", self.keep_checkpoints, low=1)
+        check_int("training.threads", self.threads, low=0, high=4096)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -206,7 +275,7 @@ def load_config(path: Union[str, Path]) -> PretrainConfig:
     """Read a pretraining config from JSON."""
     path = Path(path)
     if not path.is_file():
-        raise ElmoInputError(Errors.E301.format(what="config file", path=path))
+        raise ElmoInputError(Errors.E001.format(what="config file", path=path))
     try:
         values = json.loads(path.read_text(encoding="utf8"))
     except (ValueError, UnicodeDecodeError) as e:

@@ -6,8 +6,9 @@ paragraphs); sentence boundaries are added later, when the streams are built.
 """
 
 import hashlib
+import io
 import json
-import os
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +28,10 @@ from typing import (
 import numpy as np
 import torch
 
-from ..errors import ElmoInputError, Errors
+from ..errors import ElmoInputError, Errors, Warnings
 from ..pytorch.char_ids import BOS_TOKEN, EOS_TOKEN, tokens_to_ids
+from .atomic import atomic_write_bytes, atomic_write_text
 from .config import CorpusFile
-from .messages import PretrainWarnings, warn
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc
@@ -70,22 +71,17 @@ class EncodedText:
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / "arrays.npz.tmp.npz"
-        np.savez(tmp, ids=self.ids, offsets=self.offsets, counts=self.counts)
-        _atomic_write_text(directory / "types.txt", "\n".join(self.types) + "\n")
-        os.replace(tmp, directory / "arrays.npz")
+        buffer = io.BytesIO()
+        np.savez(buffer, ids=self.ids, offsets=self.offsets, counts=self.counts)
+        # types.txt first: arrays.npz marks a complete cache entry.
+        atomic_write_text("\n".join(self.types) + "\n", directory / "types.txt")
+        atomic_write_bytes(buffer.getvalue(), directory / "arrays.npz")
 
     @classmethod
     def load(cls, directory: Path) -> "EncodedText":
         arrays = np.load(directory / "arrays.npz")
         types = (directory / "types.txt").read_text(encoding="utf8").split("\n")[:-1]
         return cls(arrays["ids"], arrays["offsets"], types, arrays["counts"])
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf8")
-    os.replace(tmp, path)
 
 
 def check_not_binary(path: Path) -> None:
@@ -104,12 +100,12 @@ def read_lines(
 ) -> Iterator[str]:
     """Non-empty lines of a text file, stripped.
 
-    Undecodable bytes become U+FFFD (warning W301). Lines longer than ``max_line_chars`` are
-    split at whitespace into pieces (warning W302), and an enormous line is never held in
+    Undecodable bytes become U+FFFD (warning W030). Lines longer than ``max_line_chars`` are
+    split at whitespace into pieces (warning W031), and an enormous line is never held in
     memory in full: reading is bounded by ``max_line_chars`` bytes at a time.
     """
     if not path.is_file():
-        raise ElmoInputError(Errors.E301.format(what="corpus file", path=path))
+        raise ElmoInputError(Errors.E001.format(what="corpus file", path=path))
     check_not_binary(path)
     n_bad_utf8 = n_long = longest = n_lines = 0
     with path.open("rb") as f:
@@ -143,15 +139,15 @@ def read_lines(
                 n_lines += 1
                 yield text
     if n_bad_utf8:
-        warn(PretrainWarnings.W301.format(path=path, n_lines=n_bad_utf8))
+        warnings.warn(Warnings.W030.format(path=path, n_lines=n_bad_utf8))
     if n_long:
-        warn(
-            PretrainWarnings.W302.format(
+        warnings.warn(
+            Warnings.W031.format(
                 path=path, n_lines=n_long, max_chars=max_line_chars, longest=longest
             )
         )
     if n_lines == 0:
-        warn(PretrainWarnings.W303.format(path=path))
+        warnings.warn(Warnings.W032.format(path=path))
 
 
 class _BatchTokenizer(Protocol):
@@ -204,7 +200,9 @@ def encode_files(
                 chunks.append(np.asarray(buf, dtype=np.int32))
                 buf = []
         if n_cut:
-            warn(PretrainWarnings.W305.format(path=path, n_tokens=n_cut, max_chars=max_token_chars))
+            warnings.warn(
+                Warnings.W034.format(path=path, n_tokens=n_cut, max_chars=max_token_chars)
+            )
     chunks.append(np.asarray(buf, dtype=np.int32))
     ids = np.concatenate(chunks)
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
@@ -253,14 +251,14 @@ def prepare_corpus(
 ) -> EncodedText:
     """:func:`encode_files`, cached under ``cache_dir/<fingerprint>`` (reused on resume).
 
-    :raises ElmoInputError: E301 for a missing file, E303 for a binary file, E302 when no
+    :raises ElmoInputError: E001 for a missing file, E303 for a binary file, E302 when no
         file has any token.
     """
     if not files:
         raise ElmoInputError(Errors.E302.format(details=f"no files were given for the {what}"))
     for file in files:
         if not Path(file.path).is_file():
-            raise ElmoInputError(Errors.E301.format(what="corpus file", path=file.path))
+            raise ElmoInputError(Errors.E001.format(what="corpus file", path=file.path))
     directory = None
     if cache_dir is not None:
         fingerprint = _fingerprint(

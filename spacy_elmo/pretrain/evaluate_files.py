@@ -8,6 +8,7 @@ import torch
 from .config import CorpusFile
 from .corpus import prepare_corpus
 from .evaluate import evaluate_text
+from .export import load_checkpoint_model, load_exported
 
 
 def evaluate_files(
@@ -22,8 +23,6 @@ def evaluate_files(
     lang: str = "en",
 ) -> Dict[str, Any]:
     """``{file name: {forward, backward, average, n_tokens}}`` plus the model's ``step``."""
-    from .export import load_checkpoint_model, load_exported
-
     if threads:
         torch.set_num_threads(threads)
     model_dir = Path(model_dir)

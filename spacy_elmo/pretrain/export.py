@@ -8,15 +8,17 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
-import torch
-
 from ..errors import ElmoInputError, Errors
+from ..pytorch.bilm import ELMoBiLM
 from ..pytorch.config import ELMoConfig
 from ..weights import config_from_dict as options_from_dict
-from ..weights import save_options, save_weights
+from ..weights import load_bilm, save_options, save_weights
 from . import checkpoint as ckpt
+from .build import softmax_payload
 from .lm_head import SharedSoftmax
 from .model import BiLMLanguageModel
+from .plot import plot_perplexity
+from .runlog import LOG_FILE, read_log
 from .vocab import Vocab
 
 
@@ -31,8 +33,6 @@ def export_model(
 ) -> None:
     """Write the biLM in the bilm-tf layout; with ``softmax``, also what continued training
     needs (``softmax.pt``, ``vocab.txt``)."""
-    from .loop import softmax_payload
-
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     save_options(arch, dest / "options.json", extra=extra)
@@ -49,19 +49,18 @@ def load_checkpoint_model(run_dir: Union[str, Path]) -> Dict[str, Any]:
         ``tokens``.
     """
     root = Path(run_dir) / "checkpoints"
+    found = None
     for attempt in range(3):
-        directory = ckpt.latest(root)
-        if directory is None:
-            raise ElmoInputError(Errors.E307.format(path=run_dir))
         try:
-            shared = ckpt.load(directory, "model.pt")
+            found = ckpt.find_checkpoint(root, rank=None)
             break
         except ElmoInputError:
             if attempt == 2:
                 raise
             time.sleep(1.0)  # pruned by a live run between reading latest.json and loading
-    from ..pytorch.bilm import ELMoBiLM
-
+    if found is None:
+        raise ElmoInputError(Errors.E307.format(path=run_dir))
+    shared = found.shared
     arch = options_from_dict(shared["options"])
     vocab = Vocab(shared["vocab"])
     sm = shared["softmax"]
@@ -98,10 +97,7 @@ def export_checkpoint(
         softmax=softmax,
     )
     if plot:
-        from .loop import LOG_FILE, _read_log
-        from .plot import plot_perplexity
-
-        records = _read_log(Path(run_dir) / LOG_FILE, loaded["step"])
+        records = read_log(Path(run_dir) / LOG_FILE, loaded["step"])
         plot_perplexity(records, Path(dest) / "perplexity.png")
     return {"step": loaded["step"], "tokens": loaded["tokens"]}
 
@@ -109,8 +105,6 @@ def export_checkpoint(
 def load_exported(directory: Union[str, Path]) -> Dict[str, Any]:
     """A model exported with its softmax (``options.json``, ``weights.hdf5``, ``softmax.pt``,
     ``vocab.txt``), for perplexity evaluation or continued training."""
-    from ..weights import load_bilm
-
     directory = Path(directory)
     missing = [
         n
@@ -120,7 +114,7 @@ def load_exported(directory: Union[str, Path]) -> Dict[str, Any]:
     if missing:
         raise ElmoInputError(Errors.E305.format(path=directory, missing=", ".join(missing)))
     bilm = load_bilm(directory / "options.json", directory / "weights.hdf5", trainable=False)
-    payload = torch.load(directory / "softmax.pt", map_location="cpu", weights_only=False)
+    payload = ckpt.safe_torch_load(directory / "softmax.pt")
     softmax = SharedSoftmax.from_spec(payload)
     softmax.load_state_dict(payload["state_dict"])
     model = BiLMLanguageModel(bilm=bilm, softmax=softmax).eval()

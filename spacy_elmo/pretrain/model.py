@@ -14,7 +14,6 @@ from ..pytorch.bilm import ELMoBiLM
 from ..pytorch.lstm import LSTMState
 from .char_features import char_features
 from .lm_head import SharedSoftmax
-from .lstm_window import lstm_window
 
 
 @dataclass
@@ -66,7 +65,9 @@ class BiLMLanguageModel(nn.Module):
         uniq, inverse = torch.unique(inputs, return_inverse=True)
         emb = char_features(self.bilm.char_cnn, char_table[uniq].long())  # (N_types, P)
         x = self.dropout(emb[inverse])  # (2, B, U, P)
-        out, state = lstm_window(self.bilm.lstm, x, state)  # (L, 2, B, U, P)
+        # Every row runs all U steps (continuous streams).
+        lengths = torch.full((B,), U, dtype=torch.long)
+        out, state = self.bilm.lstm(x, lengths, state)  # (L, 2, B, U, P)
         top = self.dropout(out[-1])  # (2, B, U, P)
         mask = targets >= 0
         logp = self.softmax(top[mask], targets[mask])  # (M,)

@@ -1,14 +1,15 @@
 """Train and dev perplexity curves (``perplexity.png``) from the run's log records."""
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Dict, Sequence
 
-from .messages import PretrainWarnings, warn
+from ..errors import Warnings
 
 
 def plot_perplexity(records: Sequence[Dict[str, Any]], path: Path) -> bool:
-    """Plot perplexity against training tokens; skipped with W304 without matplotlib.
+    """Plot perplexity against training tokens; skipped with W033 without matplotlib.
 
     :returns: Whether the file was written.
     """
@@ -18,7 +19,7 @@ def plot_perplexity(records: Sequence[Dict[str, Any]], path: Path) -> bool:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        warn(PretrainWarnings.W304.format(path=path))
+        warnings.warn(Warnings.W033.format(path=path))
         return False
     if not records:
         return False

@@ -3,7 +3,6 @@
 Only the output layer uses it; the char CNN reads every word, in or out of the vocabulary.
 """
 
-import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from ..errors import ElmoInputError, Errors
 from ..pytorch.char_ids import BOS_TOKEN, EOS_TOKEN
+from .atomic import atomic_write_text
 from .corpus import EncodedText
 
 UNK_TOKEN = "<UNK>"
@@ -53,16 +53,13 @@ class Vocab:
 
     def save(self, path: Union[str, Path]) -> None:
         """One word per line, atomically."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("\n".join(self.words) + "\n", encoding="utf8")
-        os.replace(tmp, path)
+        atomic_write_text("\n".join(self.words) + "\n", Path(path))
 
     @classmethod
     def load(cls, path: Union[str, Path]) -> "Vocab":
         path = Path(path)
         if not path.is_file():
-            raise ElmoInputError(Errors.E301.format(what="vocabulary file", path=path))
+            raise ElmoInputError(Errors.E001.format(what="vocabulary file", path=path))
         return cls(path.read_text(encoding="utf8").split("\n")[:-1])
 
 

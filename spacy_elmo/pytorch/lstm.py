@@ -267,41 +267,42 @@ class ElmoLstm(nn.Module):
         D = self.config.dim
         W_h, W_p = self.recurrent_weight[l], self.proj_weight[l]
         bias = (self.bias[l] + self.forget_bias).unsqueeze(1)  # (2, 1, 4D)
+        if T == 0:
+            return x.new_zeros(2, 0, B, P), h, c
         # The input GEMM does not depend on the recurrence: run it for a block of timesteps
-        # at once (blocks bound the memory of the (2, T, B, 4D) pre-activations).
-        block = max(1, _XW_BLOCK_ELEMENTS // max(1, 2 * B * 4 * D))
-        xw = x.new_empty(0)
+        # at once. Full windows (truncated BPTT in pretraining: every row runs all T steps)
+        # take one product; ragged batches use blocks that bound the memory of the
+        # (2, T, B, 4D) pre-activations.
+        full = n_active[-1] == B
+        block = T if full else max(1, _XW_BLOCK_ELEMENTS // max(1, 2 * B * 4 * D))
         steps: List[Tensor] = []
-        for t in range(T):
-            if t % block == 0:
-                tb = min(block, T - t)
-                xw = torch.baddbmm(
-                    bias, x[:, t : t + tb].reshape(2, tb * B, P), self.input_weight[l]
+        for t0 in range(0, T, block):
+            tb = min(block, T - t0)
+            xw = torch.baddbmm(bias, x[:, t0 : t0 + tb].reshape(2, tb * B, P), self.input_weight[l])
+            # unbind, not an index per step: the backward of an index would zero-fill and
+            # accumulate a gradient of the whole block at every step (O(T^2) memory traffic).
+            for t, xw_t in enumerate(xw.view(2, tb, B, 4 * D).unbind(1), start=t0):
+                n = n_active[t]
+                if n == 0:
+                    steps.append(x.new_zeros(2, B, P))
+                    continue
+                # Full steps pass the tensors themselves (a [:n] view would be one more op).
+                rows = (xw_t, h, c) if n == B else (xw_t[:, :n], h[:, :n], c[:, :n])
+                h_new, c_new = lstm_step(
+                    *rows,
+                    W_h,
+                    W_p,
+                    cell_clip=self.config.cell_clip,
+                    proj_clip=self.config.proj_clip,
                 )
-                xw = xw.view(2, tb, B, 4 * D)
-            n = n_active[t]
-            if n == 0:
-                steps.append(x.new_zeros(2, B, P))
-                continue
-            h_new, c_new = lstm_step(
-                xw[:, t % block, :n],
-                h[:, :n],
-                c[:, :n],
-                W_h,
-                W_p,
-                cell_clip=self.config.cell_clip,
-                proj_clip=self.config.proj_clip,
-            )
-            if n < B:
+                if n == B:
+                    h, c = h_new, c_new
+                    steps.append(h)
+                    continue
                 # Finished rows keep their last state and output zeros from here on.
                 steps.append(torch.cat([h_new, x.new_zeros(2, B - n, P)], dim=1))
                 h = torch.cat([h_new, h[:, n:]], dim=1)
                 c = torch.cat([c_new, c[:, n:]], dim=1)
-            else:
-                steps.append(h_new)
-                h, c = h_new, c_new
-        if not steps:
-            return x.new_zeros(2, 0, B, P), h, c
         return torch.stack(steps, dim=1), h, c  # (2, T, B, P)
 
     def _layer_inference(

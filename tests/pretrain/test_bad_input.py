@@ -23,7 +23,7 @@ def test_empty_corpus(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n\n")
     with (
-        pytest.warns(UserWarning, match=r"\[W303\]"),
+        pytest.warns(UserWarning, match=r"\[W032\]"),
         pytest.raises(ElmoInputError, match=r"\[E302\]"),
     ):
         _prepare(empty)
@@ -32,7 +32,7 @@ def test_empty_corpus(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(ElmoInputError, match=r"\[E301\]"):
+    with pytest.raises(ElmoInputError, match=r"\[E001\]"):
         _prepare(tmp_path / "nope.txt")
 
 
@@ -46,7 +46,7 @@ def test_binary_junk(tmp_path):
 def test_non_utf8_bytes_are_replaced_with_a_warning(tmp_path):
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("caf\u00e9 au lait\nna\u00efve text here\n".encode("latin-1"))
-    with pytest.warns(UserWarning, match=r"\[W301\].*2 line"):
+    with pytest.warns(UserWarning, match=r"\[W030\].*2 line"):
         text = _prepare(latin1)
     assert "caf\ufffd" in text.types
     assert text.n_sentences == 2
@@ -56,7 +56,7 @@ def test_enormous_line_is_split_and_never_read_whole(tmp_path):
     big = tmp_path / "big.txt"
     words = " ".join(f"w{i % 1000}" for i in range(60_000))  # ~330k characters on one line
     big.write_text("short line\n" + words + "\nlast line\n")
-    with pytest.warns(UserWarning, match=r"\[W302\]"):
+    with pytest.warns(UserWarning, match=r"\[W031\]"):
         lines = list(read_lines(big, max_line_chars=10_000))
     assert lines[0] == "short line" and lines[-1] == "last line"
     assert all(len(line) <= 10_000 for line in lines)
@@ -116,10 +116,12 @@ def test_resume_with_another_process_count_is_refused(tmp_path, corpus):
     from spacy_elmo.pretrain import checkpoint as ckpt
 
     pretrain(config_from_dict(tiny_config(corpus, max_steps=10)), tmp_path / "run", progress=False)
-    directory = ckpt.latest(tmp_path / "run" / "checkpoints")
-    payload = ckpt.load(directory, "model.pt")
+    root = tmp_path / "run" / "checkpoints"
+    found = ckpt.find_checkpoint(root, rank=0)
+    payload = found.shared
     payload["world_size"] = 2  # as if started with torchrun --nproc_per_node 2
-    ckpt.atomic_torch_save(payload, directory / "model.pt")
+    ckpt.write_shared(root, payload["step"], payload)
+    ckpt.write_rank(root, payload["step"], 1, found.rank)
     with pytest.raises(ElmoInputError, match=r"\[E311\].*1 processes.*started with 2"):
         pretrain(
             config_from_dict(tiny_config(corpus, max_steps=20)), tmp_path / "run", progress=False

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from spacy_elmo.pretrain.char_features import char_features
-from spacy_elmo.pretrain.lstm_window import lstm_window
 from spacy_elmo.pytorch.bilm import ELMoBiLM
 from spacy_elmo.pytorch.char_ids import tokens_to_ids
 from spacy_elmo.pytorch.config import CharCNNConfig, ELMoConfig, LSTMConfig
@@ -44,20 +43,27 @@ def test_char_features_match_char_cnn(bilm, tokens):
             assert torch.allclose(a, b, atol=1e-5, rtol=1e-5)
 
 
-def test_lstm_window_matches_lstm(bilm):
+def test_full_windows_match_ragged_batches_and_inference(bilm):
+    """Pretraining's full windows (one input GEMM) give the values and gradients of the
+    blocked path that ragged batches take, and of the no-grad inference loop."""
     torch.manual_seed(1)
     B, U, P, D = 3, 7, 6, 16
     x = torch.randn(2, B, U, P) * 2
     state = LSTMState(torch.randn(2, 2, B, P), torch.randn(2, 2, B, D))
-    out_ref, st_ref = bilm.lstm(x, torch.full((B,), U), state)
-    out_fast, st_fast = lstm_window(bilm.lstm, x, state)
-    assert out_fast.shape == (2, 2, B, U, P)
-    assert torch.allclose(out_ref, out_fast, atol=1e-6, rtol=0)
-    assert torch.allclose(st_ref.h, st_fast.h, atol=1e-6) and torch.allclose(
-        st_ref.c, st_fast.c, atol=1e-6
-    )
+    out, st = bilm.lstm(x, torch.full((B,), U), state)
+    assert out.shape == (2, 2, B, U, P)
+    # The same rows plus one shorter row: the batch is ragged, every step takes the other path.
+    x4 = torch.cat([x, torch.randn(2, 1, U, P)], dim=1)
+    st4 = LSTMState(*(torch.cat([t, torch.randn(2, 2, 1, t.shape[-1])], dim=2) for t in state))
+    out4, st4 = bilm.lstm(x4, torch.tensor([U, U, U, U - 2]), st4)
+    assert torch.allclose(out, out4[:, :, :B], atol=1e-6, rtol=0)
+    assert torch.allclose(st.c, st4.c[:, :, :B], atol=1e-6, rtol=0)
+    with torch.no_grad():
+        out_inf, st_inf = bilm.lstm(x, torch.full((B,), U), state)
+    assert torch.allclose(out, out_inf, atol=1e-6, rtol=0)
+    assert torch.allclose(st.h, st_inf.h, atol=1e-6, rtol=0)
     params = list(bilm.lstm.parameters())
-    g_ref = torch.autograd.grad(out_ref.sum() + st_ref.c.sum(), params)
-    g_fast = torch.autograd.grad(out_fast.sum() + st_fast.c.sum(), params)
-    for a, b in zip(g_ref, g_fast):
+    g = torch.autograd.grad(out.sum() + st.c.sum(), params)
+    g4 = torch.autograd.grad(out4[:, :, :B].sum() + st4.c[:, :, :B].sum(), params)
+    for a, b in zip(g, g4):
         assert torch.allclose(a, b, atol=1e-5, rtol=1e-5)

@@ -160,6 +160,6 @@ def test_init_weights_without_softmax_reinitialises_it(trained_run, tmp_path, co
         assert len(names) > 10
         for n in names:
             assert (a[n][...] == b[n][...]).all(), n
-    trained_sm = torch.load(out / "softmax.pt", weights_only=False)["state_dict"]
-    new_sm = torch.load(tmp_path / "cont" / "softmax.pt", weights_only=False)["state_dict"]
+    trained_sm = torch.load(out / "softmax.pt", weights_only=True)["state_dict"]
+    new_sm = torch.load(tmp_path / "cont" / "softmax.pt", weights_only=True)["state_dict"]
     assert not torch.equal(trained_sm["asm.head.weight"], new_sm["asm.head.weight"])

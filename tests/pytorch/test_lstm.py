@@ -181,16 +181,15 @@ def test_weights_changed_in_place_are_used(monkeypatch):
     _assert_same(after, _autograd(lstm, x, lengths, None))
 
 
-def test_pretraining_window_without_grad():
-    """The pretraining window (held-out evaluation runs it under no_grad) takes the
-    inference loop there and gives what its training loop gives."""
-    from spacy_elmo.pretrain.lstm_window import lstm_window
-
+def test_full_windows_without_grad():
+    """Pretraining's full windows (held-out evaluation runs them under no_grad) take the
+    inference loop there and give what the training loop (one input GEMM) gives."""
     lstm = _lstm()
     x, state = _inputs([5, 5, 5]), _state(3)
+    lengths = torch.tensor([5, 5, 5])
     with torch.no_grad():
-        fast = lstm_window(lstm, x, state)
-    out, final = lstm_window(lstm, x, state)
+        fast = lstm(x, lengths, state)
+    out, final = lstm(x, lengths, state)
     assert out.requires_grad and not fast[0].requires_grad
     _assert_same(fast, (out.detach(), final.detach()))
 
