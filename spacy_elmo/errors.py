@@ -167,7 +167,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E204 = "Unknown input format {value!r}. Use one of: {options}."
     E205 = (
         "The model {name!r} has no ElmoShim: the elmo component and spacy-elmo.BiLMFiles.v1 "
-        "need a 'spacy-elmo.ElmoLayers.v2' (or v1) model. Set the component's model to that "
+        "need a 'spacy-elmo.ElmoLayers.v1' model. Set the component's model to that "
         "architecture, or attach the loader to an elmo component."
     )
     E206 = (

@@ -26,8 +26,8 @@ def _train_and_score(tmp_path, config, data, tiny_paths, epochs):
         "training.batcher.size.start": 300,
     }
     if "elmo" in config:
-        overrides["components.elmo.options_file"] = tiny_paths[0]
-        overrides["components.elmo.weight_file"] = tiny_paths[1]
+        overrides["components.elmo.model.options_file"] = tiny_paths[0]
+        overrides["components.elmo.model.weight_file"] = tiny_paths[1]
     train(CONFIGS / config, out, use_gpu=-1, overrides=overrides)
     nlp = spacy.load(out / "model-last")
     docs = DocBin().from_disk(data).get_docs(nlp.vocab)
