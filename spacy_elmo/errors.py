@@ -46,13 +46,13 @@ class Warnings(metaclass=ErrorsWithCodes):
     # --- W020-W024: settings ----------------------------------------------------------------
     W020 = (
         "The biLM's device is {device!r}, which this machine does not have ({reason}); it runs "
-        "on the CPU. Set device = \"auto\" (follow spaCy's device) or \"cpu\" in "
+        'on the CPU. Set device = "auto" (follow spaCy\'s device) or "cpu" in '
         "[components.elmo.model] to silence this."
     )
     W021 = (
         "spaCy runs on GPU {index} (thinc's current ops), but torch sees {count} CUDA "
         "device(s), so the biLM runs on the CPU. Install a CUDA build of torch to run it on "
-        "the GPU, or set device = \"cpu\" in [components.elmo.model] to silence this."
+        'the GPU, or set device = "cpu" in [components.elmo.model] to silence this.'
     )
 
 
@@ -191,16 +191,16 @@ class Errors(metaclass=ErrorsWithCodes):
     E210 = (
         "The ELMo listener in component {component!r} listens to upstream={upstream!r}, but "
         "{problem}. The pipeline has: {components}. Set upstream to the name of an 'elmo' "
-        "component that comes before {component!r} in [nlp] pipeline (or \"*\" for the "
+        'component that comes before {component!r} in [nlp] pipeline (or "*" for the '
         "nearest one), or give the listener its own biLM in a 'layers' section "
-        "(@architectures = \"spacy-elmo.ElmoLayers.v1\")."
+        '(@architectures = "spacy-elmo.ElmoLayers.v1").'
     )
     E211 = (
         "An ELMo listener (upstream={upstream!r}) is linked to no 'elmo' component, so it has "
         "no biLM layers. Put an 'elmo' component named {upstream!r} before this component in "
         "[nlp] pipeline and keep it out of [training] frozen_components (it is never trained "
         "anyway), or give the listener its own biLM in a 'layers' section "
-        "(@architectures = \"spacy-elmo.ElmoLayers.v1\"; no files: the embedded default "
+        '(@architectures = "spacy-elmo.ElmoLayers.v1"; no files: the embedded default '
         "model)."
     )
     E212 = (

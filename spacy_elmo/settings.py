@@ -138,7 +138,9 @@ class ComponentSettings:
 
     def __post_init__(self) -> None:
         if self.scalar_mix is not None:
-            if isinstance(self.scalar_mix, (str, bytes)) or not hasattr(self.scalar_mix, "__iter__"):
+            if isinstance(self.scalar_mix, (str, bytes)) or not hasattr(
+                self.scalar_mix, "__iter__"
+            ):
                 raise ElmoInputError(
                     Errors.E110.format(
                         name="scalar_mix", value=self.scalar_mix, expected="a list of numbers"
@@ -180,14 +182,14 @@ def keyword_parameters(cls: type, *, shorthand: bool = False) -> List[inspect.Pa
         annotation: Any = Optional[f.type] if shorthand else f.type  # type: ignore[name-defined]
         default = None if shorthand else f.default
         params.append(
-            inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+            inspect.Parameter(
+                f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+            )
         )
     return params
 
 
-def split_settings(
-    kwargs: Mapping[str, Any], *classes: type
-) -> Tuple[Dict[str, Any], ...]:
+def split_settings(kwargs: Mapping[str, Any], *classes: type) -> Tuple[Dict[str, Any], ...]:
     """``kwargs`` split by the settings class that declares each name."""
     parts: Tuple[Dict[str, Any], ...] = tuple({} for _ in classes)
     for key, value in kwargs.items():

@@ -71,7 +71,9 @@ class ScalarMix(nn.Module):
             raise ElmoInputError(Errors.E108.format(expected=self.n_layers, found=layers.shape[0]))
         weights = self.normalized_weights().to(layers.dtype)
         gamma = self.gamma.to(layers.dtype)
-        return self.dropout(mix_layers(layers, weights, gamma, layer_norm=self.layer_norm, mask=mask))
+        return self.dropout(
+            mix_layers(layers, weights, gamma, layer_norm=self.layer_norm, mask=mask)
+        )
 
 
 def mix_layers(

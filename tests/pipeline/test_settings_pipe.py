@@ -221,8 +221,7 @@ def test_gpu_pipeline_loads_on_a_cpu_machine(tiny_paths, tmp_path):
 
 @pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA GPU")
 def test_device_follows_require_gpu(tiny_paths):
-    from thinc.api import set_current_ops
-    from thinc.api import get_current_ops
+    from thinc.api import get_current_ops, set_current_ops
 
     before = get_current_ops()
     try:
