@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple, Union
 
 import srsly
-from thinc.api import Ops, Shim
+from thinc.api import Ops, Shim, get_ops
 
 from ..embedder import ElmoEmbedder
 from ..errors import ElmoFormatError, Errors
-from ..settings import BiLMSettings, as_dict
+from ..settings import BiLMSettings, as_dict, from_kwargs
 from ..util import default_model_paths
 from .cache import LayerCache
 from .device import device_for
@@ -189,8 +189,6 @@ class ElmoShim(Shim):
     def to_device(self, device_type: str, device_id: int) -> None:
         """``model.to_gpu(N)`` / ``model.to_cpu()``: with ``device = "auto"`` the biLM
         follows (it is moved when next used)."""
-        from thinc.api import get_ops
-
         ops = get_ops("cupy", device_id=device_id) if device_type == "gpu" else get_ops("numpy")
         if self.settings.device == "auto" and (ops.name, ops.device_id) != (
             self.ops.name,
@@ -219,8 +217,10 @@ class ElmoShim(Shim):
 
     def from_bytes(self, data: bytes) -> "ElmoShim":
         msg = srsly.msgpack_loads(data)
-        self.configure(BiLMSettings(**msg["settings"]))
-        self.set_blobs(msg["files"])
+        msg = msg if isinstance(msg, dict) else {}
+        files = check_file_names(msg.get("files"))  # before anything else is used
+        self.configure(from_kwargs(BiLMSettings, msg.get("settings") or {}))
+        self.set_blobs(files)
         self.cache = LayerCache(self.settings.cache_size)
         self.cache_active = False
         return self
