@@ -152,9 +152,8 @@ class Errors(metaclass=ErrorsWithCodes):
 
     # --- E2xx: spaCy integration --------------------------------------------------------
     E201 = (
-        "The elmo component got options_file={options_file!r} and weight_file="
-        "{weight_file!r}. Give both files of the biLM, or neither for the embedded default "
-        "model."
+        "Got options_file={options_file!r} and weight_file={weight_file!r}. Give both files "
+        "of the biLM, or neither for the embedded default model."
     )
     E202 = (
         "scalar_mix has {found} weights, but the biLM has {n_layers} output layers. Give one "
