@@ -247,3 +247,20 @@ def test_explicit_cuda_device(tiny_paths):
         warnings.simplefilter("error")  # no fallback warning where the GPU exists
         assert str(nlp.get_pipe("elmo").embedder.device) == "cuda:0"
     assert nlp("Explicit .")._.elmo.shape == (2, 32)
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="checks what a CPU-only torch does with spaCy on a GPU")
+def test_auto_follows_model_to_gpu_and_back(make_nlp):
+    nlp = make_nlp()
+    shim = get_shim(nlp.get_pipe("elmo").model)
+    assert shim.embedder.device.type == "cpu"
+    shim.to_device("gpu", 1)  # what thinc's model.to_gpu(1) does to every shim
+    assert (shim.ops.name, shim.ops.device_id) == ("cupy", 1)
+    assert not shim.loaded  # reloaded for the new device when next used
+    with pytest.warns(UserWarning, match=r"\[W021\].*GPU 1.*0 CUDA"):
+        assert shim.embedder.device.type == "cpu"
+    nlp.get_pipe("elmo").model.to_cpu()
+    assert shim.ops.name == "numpy"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert nlp("Back on the CPU .")._.elmo.shape == (5, 32)
