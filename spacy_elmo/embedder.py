@@ -62,15 +62,22 @@ class ElmoEmbedder:
         precision: str = "float32",
     ):
         """
-        :param options_file: options.json of the biLM (default: the embedded model).
-        :param weight_file: weights.hdf5 of the biLM (default: the embedded model).
+        :param options_file: options.json of the biLM (default: the embedded model): a path,
+            an http(s) URL or ``hf://OWNER/REPO[@REVISION]/PATH``; alone, a catalogue name
+            (``ElmoEmbedder("original")``, see ``python -m spacy_elmo models``).
+        :param weight_file: weights.hdf5 of the biLM (default: the embedded model), as above.
         :param state: ``"warm"``, ``"zero"`` or ``"stateful"``.
         :param device: Torch device, e.g. ``"cpu"`` or ``"cuda:0"``.
         :param cache_size: Number of word types whose char-CNN vectors are kept (0: none).
         :param precision: ``"float32"`` (exact) or ``"bfloat16"`` (faster, see the class).
         """
+        from .hub import looks_like_name, resolve_bilm
         from .weights import load_bilm
 
+        check_state_mode(state)
+        precision_dtype(precision)  # fail before loading (or downloading)
+        if weight_file is None and looks_like_name(options_file):  # ElmoEmbedder("original")
+            options_file, weight_file = resolve_bilm(name=str(options_file))
         if (options_file is None) != (weight_file is None):
             raise ElmoInputError(
                 Errors.E110.format(
@@ -81,8 +88,10 @@ class ElmoEmbedder:
             )
         if options_file is None or weight_file is None:  # both None (checked above)
             options_file, weight_file = default_model_paths()
-        check_state_mode(state)
-        precision_dtype(precision)  # fail before loading
+        else:  # URLs and hf:// locations are fetched into the cache
+            options_file, weight_file = resolve_bilm(
+                options_file=options_file, weight_file=weight_file
+            )
         bilm = load_bilm(options_file, weight_file, device=device)
         self._setup(bilm, state=state, cache_size=cache_size, precision=precision)
 

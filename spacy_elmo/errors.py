@@ -25,6 +25,10 @@ class ElmoInputError(ValueError):
     """Input to the biLM that cannot be processed as given."""
 
 
+class ElmoDownloadError(ElmoInputError):
+    """A biLM that could not be found, fetched or checked (catalogue names, URLs, the cache)."""
+
+
 class Warnings(metaclass=ErrorsWithCodes):
     W001 = (
         "options.json has keys that this package does not use and ignores: {keys}. "
@@ -42,6 +46,13 @@ class Warnings(metaclass=ErrorsWithCodes):
         "(AVX512-BF16 or AMX): its bfloat16 products are emulated and may be slower than "
         "float32. Use precision='float32' (exact) on this machine."
     )
+
+    # --- W010-W014: model catalogue and downloads ---------------------------------------
+    W010 = (
+        "The options.json fetched for '{name}' from {where} differs from the catalogue's "
+        "record ({diff}). The file is used as fetched; report the change if it is unexpected."
+    )
+    W011 = "Could not fetch '{name}' from {source} ({error}); trying the mirror {mirror}."
 
     # --- W020-W024: settings ----------------------------------------------------------------
     W020 = (
@@ -256,3 +267,73 @@ class Errors(metaclass=ErrorsWithCodes):
         "states)."
     )
     E312 = "Cannot read checkpoint '{path}': {error}. Delete it to fall back to an older one."
+
+    # --- E401-E449: model catalogue, locations, downloads and the cache -----------------
+    E401 = (
+        "Unknown biLM name {name!r}.{close} Known names: {names}. Run `python -m spacy_elmo "
+        "models` for the table, or pass options_file and weight_file (paths or URLs)."
+    )
+    E402 = (
+        "Pass either a model name or both options_file and weight_file, not {given}. "
+        "Example: name='original', or options_file='.../options.json' and "
+        "weight_file='.../weights.hdf5'."
+    )
+    E403 = (
+        "Cannot read the location {value!r}: {why}. Use a local path, an http(s):// URL or "
+        "hf://OWNER/REPO[@REVISION]/PATH."
+    )
+    E404 = (
+        "HTTP {status} for {url}: {why}. Check the URL (and access rights); a catalogue "
+        "model may have moved: try its mirror or pass the files by path."
+    )
+    E405 = (
+        "The server answered HTTP {status} for {url} {tries} times in a row. Try again later "
+        "or use a mirror; a partial download is kept and resumes on the next try."
+    )
+    E406 = (
+        "Could not reach {url} after {tries} tries ({error}). Check the network or proxy "
+        "settings; with no network, copy the cache from a connected machine (docs/models.md) "
+        "and set SPACY_ELMO_OFFLINE=1."
+    )
+    E407 = (
+        "The transfer of {url} was cut {tries} times (last: {got} of {expected} bytes). "
+        "Run the same command again: it resumes from the {got} bytes kept in the cache."
+    )
+    E408 = (
+        "{url} did not send an HDF5 file (the content starts with {head!r}{html}). Nothing was "
+        "kept. Check that the URL points at the weights file itself, not at a web page."
+    )
+    E409 = (
+        "{url} did not send a JSON options file ({error}; the content starts with {head!r}). "
+        "Nothing was kept. Check that the URL points at options.json itself."
+    )
+    E410 = (
+        "Checksum mismatch for {url}: sha256 {found}, expected {expected}. The file was "
+        "deleted; fetch it again, and report it if it repeats (the file may have changed)."
+    )
+    E411 = (
+        "The cache folder '{path}' is not writable ({error}). Set SPACY_ELMO_CACHE to a "
+        "writable folder, or fix the folder's permissions."
+    )
+    E412 = (
+        "Offline mode ({flag}) and {what} is not in the cache '{cache}'. On a connected "
+        "machine run `{command}` with the same SPACY_ELMO_CACHE, then copy that folder here "
+        "(docs/models.md), or unset {flag}."
+    )
+    E413 = (
+        "The Hugging Face Hub has no {what} for {location} ({error}). Check the repository "
+        "name, the revision and the file path."
+    )
+    E414 = (
+        "--init-weights {value!r}: a folder cannot be fetched from a plain http(s) URL. Pass "
+        "a local folder, or an hf://OWNER/REPO[@REVISION][/FOLDER] holding options.json and "
+        "weights.hdf5."
+    )
+    E415 = (
+        "Fetching {what} needs the optional package(s) {packages}. Install them with "
+        "`pip install 'spacy-elmo[hub]'`."
+    )
+    E416 = (
+        "{url} sent more bytes than announced ({got} > {expected}). Nothing was kept; the "
+        "server or a proxy altered the file."
+    )

@@ -22,6 +22,7 @@ def _root() -> None:
 from . import bench  # noqa: E402,F401
 from . import convert  # noqa: E402,F401
 from . import embed  # noqa: E402,F401
+from . import models  # noqa: E402,F401
 from . import pretrain  # noqa: E402,F401
 from . import senses  # noqa: E402,F401
 

@@ -17,11 +17,14 @@ def embed_cli(
     all_layers: bool = typer.Option(False, "--all", help="Write all layers (L+1, n, 2P)."),
     top: bool = typer.Option(False, "--top", help="Write the top layer (n, 2P)."),
     average: bool = typer.Option(False, "--average", help="Write the layer average (n, 2P)."),
-    options_file: Optional[Path] = typer.Option(
-        None, "--options-file", help="options.json (default: embedded model)."
+    model: Optional[str] = typer.Option(
+        None, "--model", help="Catalogue name, e.g. original (see `models`; default: embedded)."
     ),
-    weight_file: Optional[Path] = typer.Option(
-        None, "--weight-file", help="weights.hdf5 (default: embedded model)."
+    options_file: Optional[str] = typer.Option(
+        None, "--options-file", help="options.json: path, URL or hf:// (default: embedded)."
+    ),
+    weight_file: Optional[str] = typer.Option(
+        None, "--weight-file", help="weights.hdf5: path, URL or hf:// (default: embedded)."
     ),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     state: str = typer.Option("warm", "--state", help="warm | zero | stateful"),
@@ -37,13 +40,13 @@ def embed_cli(
 ) -> None:
     """Embed every sentence of INPUT_FILE into OUTPUT_FILE."""
     from ..embedder import ElmoEmbedder
+    from ..hub import resolve_bilm
 
     chosen = [name for name, on in (("all", all_layers), ("top", top), ("average", average)) if on]
     if len(chosen) != 1:
         raise typer.BadParameter("choose exactly one of --all, --top, --average")
-    embedder = ElmoEmbedder(
-        options_file, weight_file, state=state, device=device, precision=precision
-    )
+    files = resolve_bilm(name=model, options_file=options_file, weight_file=weight_file)
+    embedder = ElmoEmbedder(*files, state=state, device=device, precision=precision)
     n = embedder.embed_file(
         input_file,
         output_file,

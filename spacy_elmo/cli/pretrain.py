@@ -34,7 +34,7 @@ def pretrain_cli(
     corpus_dir: Optional[Path] = typer.Option(None, "--corpus-dir", help="Resolve relative corpus paths of the config against this directory."),
     pretokenized: bool = typer.Option(False, "--pretokenized", help="--train/--dev files are whitespace-tokenized (no spaCy tokenizer)."),
     model: Optional[str] = typer.Option(None, "--model", help="Preset name (small, medium, original) or options.json; overrides the config."),
-    init_weights: Optional[Path] = typer.Option(None, "--init-weights", help="Start from options.json + weights.hdf5 (+ softmax.pt, vocab.txt) in this directory."),
+    init_weights: Optional[str] = typer.Option(None, "--init-weights", help="Start from options.json + weights.hdf5 (+ softmax.pt, vocab.txt) in this directory (local, or hf://OWNER/REPO[@REV][/FOLDER])."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many steps in total (resume continues up to it)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: cuda if available)."),
     no_progress: bool = typer.Option(False, "--no-progress"),
@@ -75,8 +75,21 @@ def pretrain_cli(
         config = with_overrides(config, overrides)
     if corpus_dir is not None:
         config = _resolve_corpus(config, corpus_dir)
-    result = pretrain(config, output_dir, init_weights=init_weights, device=device, progress=not no_progress)
+    init_dir = _init_folder(init_weights) if init_weights else None
+    result = pretrain(config, output_dir, init_weights=init_dir, device=device, progress=not no_progress)
     typer.echo(json.dumps(result, indent=2), err=True)
+
+
+def _init_folder(value: str) -> Path:
+    """--init-weights as a local folder: hf:// folders are fetched (E414 for http(s))."""
+    from ..errors import ElmoDownloadError, Errors
+    from ..hub.hf import fetch_hf_folder
+    from ..hub.locations import parse_location
+
+    loc = parse_location(value)
+    if loc.kind == "url":
+        raise ElmoDownloadError(Errors.E414.format(value=value))
+    return fetch_hf_folder(loc) if loc.kind == "hf" else Path(loc.raw).expanduser()
 
 
 def _resolve_corpus(config, corpus_dir: Path):

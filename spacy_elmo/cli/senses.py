@@ -13,17 +13,22 @@ def senses_cli(
     examples_file: Path = typer.Argument(
         Path("examples/senses.tsv"), help="word<TAB>sense<TAB>tokenized sentence, per line."
     ),
-    options_file: Optional[Path] = typer.Option(
-        None, "--options-file", help="options.json (default: embedded model)."
+    model: Optional[str] = typer.Option(
+        None, "--model", help="Catalogue name, e.g. original (see `models`; default: embedded)."
     ),
-    weight_file: Optional[Path] = typer.Option(
-        None, "--weight-file", help="weights.hdf5 (default: embedded model)."
+    options_file: Optional[str] = typer.Option(
+        None, "--options-file", help="options.json: path, URL or hf:// (default: embedded)."
+    ),
+    weight_file: Optional[str] = typer.Option(
+        None, "--weight-file", help="weights.hdf5: path, URL or hf:// (default: embedded)."
     ),
     state: str = typer.Option("warm", "--state", help="warm | zero | stateful"),
 ) -> None:
     """Print a Markdown table of cosine similarities within and across senses, per layer."""
     from ..embedder import ElmoEmbedder
+    from ..hub import resolve_bilm
     from ..senses import markdown_table, read_sense_examples, sense_scores
 
-    embedder = ElmoEmbedder(options_file, weight_file, state=state)
+    files = resolve_bilm(name=model, options_file=options_file, weight_file=weight_file)
+    embedder = ElmoEmbedder(*files, state=state)
     typer.echo(markdown_table(sense_scores(embedder, read_sense_examples(examples_file))))

@@ -7,13 +7,16 @@ For training configs that should not record local paths in the component config:
     options_file = "assets/options.json"
     weight_file = "assets/weights.hdf5"
 
-The files are copied into the pipeline by ``nlp.to_disk`` like any others.
+Either file may be an ``http(s)://`` URL or ``hf://OWNER/REPO[@REVISION]/PATH``: it is
+fetched into the download cache at initialize (docs/models.md). The files are copied into the
+pipeline by ``nlp.to_disk`` like any others, so ``spacy.load`` never needs the network.
 """
 
 from typing import Callable
 
 from thinc.api import Model, registry
 
+from ..hub import resolve_bilm
 from ..models.layers import get_shim
 
 # spacy-curated-transformers creates the same registry; entry points: thinc_model_loaders.
@@ -22,10 +25,12 @@ if not hasattr(registry, "model_loaders"):
 
 
 def make_bilm_files_loader_v1(*, options_file: str, weight_file: str) -> Callable[[Model], Model]:
-    """options_file (str): options.json of the biLM. weight_file (str): weights.hdf5."""
+    """options_file (str): options.json of the biLM. weight_file (str): weights.hdf5.
+    Each a local path, an http(s) URL or an hf:// location."""
 
     def load(model: Model) -> Model:
-        get_shim(model).set_files(options_file, weight_file)
+        files = resolve_bilm(options_file=options_file, weight_file=weight_file)
+        get_shim(model).set_files(files.options, files.weights)
         return model
 
     return load
