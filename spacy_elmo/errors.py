@@ -162,10 +162,7 @@ class Errors(metaclass=ErrorsWithCodes):
     )
 
     # --- E2xx: spaCy integration --------------------------------------------------------
-    E201 = (
-        "Got options_file={options_file!r} and weight_file={weight_file!r}. Give both files "
-        "of the biLM, or neither for the embedded default model."
-    )
+    # E201 (a biLM given by one file only) is E402.
     E202 = (
         "scalar_mix has {found} weights, but the biLM has {n_layers} output layers. Give one "
         "pre-softmax weight per layer (n_layers + 1 of the LSTM), or null for an even average."

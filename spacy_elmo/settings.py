@@ -34,9 +34,12 @@ DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 class BiLMSettings:
     """The settings of the frozen biLM (``spacy-elmo.ElmoLayers.v1``).
 
-    options_file (Optional[str]): options.json of the biLM; with ``weight_file`` None (the
-        default) the embedded default English model.
-    weight_file (Optional[str]): weights.hdf5 of the biLM; give both files or neither.
+    name (Optional[str]): A catalogue model (``python -m spacy_elmo models``), fetched once
+        into the download cache; "default" is the embedded model. Not with files (E402).
+    options_file (Optional[str]): options.json of the biLM: a path, an http(s) URL or
+        ``hf://OWNER/REPO[@REVISION]/PATH``. With ``weight_file`` and ``name`` None (the
+        default): the embedded default English model.
+    weight_file (Optional[str]): weights.hdf5 of the biLM; give both files or neither (E402).
     state (str): Initial LSTM state of each sequence: "warm" (default: one fixed state from a
         warm-up text, deterministic), "zero", or "stateful" (AllenNLP/bilm-tf semantics).
     device (str): "auto" (default: the GPU spaCy uses, e.g. after ``spacy.require_gpu(N)`` or
@@ -52,6 +55,7 @@ class BiLMSettings:
         (L+1) * 2P * 4 bytes); 0 disables it. Default 200,000.
     """
 
+    name: Optional[str] = None
     options_file: Optional[str] = None
     weight_file: Optional[str] = None
     state: str = "warm"
@@ -65,18 +69,7 @@ class BiLMSettings:
     cache_size: int = 200_000
 
     def __post_init__(self) -> None:
-        for name in ("options_file", "weight_file"):
-            value = getattr(self, name)
-            if isinstance(value, os.PathLike):  # a Path from Python code: kept as text
-                object.__setattr__(self, name, os.fspath(value))
-            elif value is not None and not isinstance(value, str):
-                raise ElmoInputError(
-                    Errors.E110.format(name=name, value=value, expected="a path or null")
-                )
-        if (self.options_file is None) != (self.weight_file is None):
-            raise ElmoInputError(
-                Errors.E201.format(options_file=self.options_file, weight_file=self.weight_file)
-            )
+        self._check_source()
         if self.state not in STATE_MODES:
             raise ElmoInputError(Errors.E104.format(value=self.state))
         if self.precision not in PRECISIONS:
@@ -85,6 +78,26 @@ class BiLMSettings:
             raise ElmoInputError(Errors.E209.format(value=self.device))
         for name, minimum in _INT_MINIMA.items():
             check_int(name, getattr(self, name), minimum=minimum)
+
+    def _check_source(self) -> None:
+        """A name, both files, or nothing (E402); paths given as Path objects kept as text."""
+        for key in ("options_file", "weight_file"):
+            value = getattr(self, key)
+            if isinstance(value, os.PathLike):
+                object.__setattr__(self, key, os.fspath(value))
+            elif value is not None and not isinstance(value, str):
+                raise ElmoInputError(
+                    Errors.E110.format(name=key, value=value, expected="a path, a URL or null")
+                )
+        if self.name is not None and not isinstance(self.name, str):
+            raise ElmoInputError(
+                Errors.E110.format(name="name", value=self.name, expected="a model name or null")
+            )
+        files = [k for k in ("options_file", "weight_file") if getattr(self, k) is not None]
+        if self.name is not None and files:
+            raise ElmoInputError(Errors.E402.format(given=f"name={self.name!r} and {files[0]}"))
+        if len(files) == 1:
+            raise ElmoInputError(Errors.E402.format(given=f"only {files[0]}"))
 
     def with_shorthand(self, given: Mapping[str, Any]) -> "BiLMSettings":
         """These settings with the biLM settings given in the component's section (the flat
@@ -172,13 +185,16 @@ def as_dict(settings: Any) -> Dict[str, Any]:
     return dataclasses.asdict(settings)
 
 
-def keyword_parameters(cls: type, *, shorthand: bool = False) -> List[inspect.Parameter]:
-    """Keyword-only parameters for the settings of ``cls``: name, type and default.
-
-    With ``shorthand``, every default is None ("not given") and every type Optional.
+def keyword_parameters(
+    cls: type, *, shorthand: bool = False, skip: Tuple[str, ...] = ()
+) -> List[inspect.Parameter]:
+    """Keyword-only parameters for the settings of ``cls`` (except ``skip``): name, type and
+    default. With ``shorthand``, every default is None ("not given") and every type Optional.
     """
     params = []
     for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
         annotation: Any = Optional[f.type] if shorthand else f.type  # type: ignore[name-defined]
         default = None if shorthand else f.default
         params.append(

@@ -19,8 +19,8 @@ from thinc.api import Ops, Shim, get_ops
 
 from ..embedder import ElmoEmbedder
 from ..errors import ElmoFormatError, Errors
+from ..hub import resolve_bilm
 from ..settings import BiLMSettings, as_dict, from_kwargs
-from ..util import default_model_paths
 from .cache import LayerCache
 from .device import device_for
 
@@ -32,12 +32,13 @@ PathLike = Union[str, Path]
 
 
 def resolve_bilm_files(settings: BiLMSettings) -> Tuple[Path, Path]:
-    """``(options.json, weights.hdf5)`` named by the settings: the given files, or the
-    embedded default model when none are given. The one place that turns settings into
-    files."""
-    if settings.options_file is None or settings.weight_file is None:  # both (validated)
-        return default_model_paths()
-    return Path(settings.options_file), Path(settings.weight_file)
+    """``(options.json, weights.hdf5)`` named by the settings, local: a catalogue name, two
+    paths or URLs (fetched into the cache), or the embedded default model. The one place
+    that turns settings into files."""
+    files = resolve_bilm(
+        name=settings.name, options_file=settings.options_file, weight_file=settings.weight_file
+    )
+    return files.options, files.weights
 
 
 def check_file_names(files: Any) -> Dict[str, bytes]:
@@ -251,8 +252,8 @@ class ElmoShim(Shim):
         return self
 
 
-def _files_of(settings: BiLMSettings) -> Tuple[Optional[str], Optional[str]]:
-    return settings.options_file, settings.weight_file
+def _files_of(settings: BiLMSettings) -> Tuple[Optional[str], ...]:
+    return settings.name, settings.options_file, settings.weight_file
 
 
 def _load_key(settings: BiLMSettings) -> Tuple[Any, ...]:

@@ -70,7 +70,8 @@ setattr(
         [
             *list(inspect.signature(make_elmo).parameters.values())[:3],
             *keyword_parameters(ComponentSettings),
-            *keyword_parameters(BiLMSettings, shorthand=True),
+            # "name" is spaCy's component name here: a model name goes in the model section
+            *keyword_parameters(BiLMSettings, shorthand=True, skip=("name",)),
         ],
         return_annotation="Elmo",
     ),

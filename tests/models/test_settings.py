@@ -40,8 +40,8 @@ def test_builder_signature_is_the_settings():
 def test_factory_signature_has_component_settings_and_shorthand():
     params = inspect.signature(make_elmo).parameters
     own = [f.name for f in dataclasses.fields(ComponentSettings)]
-    bilm = [f.name for f in dataclasses.fields(BiLMSettings)]
-    assert list(params) == ["nlp", "name", "model", *own, *bilm]
+    bilm = [f.name for f in dataclasses.fields(BiLMSettings) if f.name != "name"]
+    assert list(params) == ["nlp", "name", "model", *own, *bilm]  # "name": the component's
     assert params["gamma"].default == 1.0
     assert all(params[name].default is None for name in bilm)
 
@@ -57,15 +57,18 @@ def test_fill_config_writes_the_defaults_of_one_place():
     for f in dataclasses.fields(ComponentSettings):
         assert section[f.name] == f.default
     for f in dataclasses.fields(BiLMSettings):
-        assert section[f.name] is None  # the shorthand: not given
+        if f.name != "name":
+            assert section[f.name] is None  # the shorthand: not given
 
 
 @pytest.mark.parametrize(
     "kwargs,code",
     [
-        ({"options_file": "o.json"}, "E201"),
-        ({"weight_file": "w.hdf5"}, "E201"),
+        ({"options_file": "o.json"}, "E402"),
+        ({"weight_file": "w.hdf5"}, "E402"),
         ({"options_file": 3, "weight_file": "w"}, "E110"),
+        ({"name": "original", "options_file": "o", "weight_file": "w"}, "E402"),
+        ({"name": 3}, "E110"),
         ({"state": "hot"}, "E104"),
         ({"precision": "half"}, "E114"),
         ({"device": "gpu"}, "E209"),
@@ -122,7 +125,7 @@ def test_shorthand_merge():
         BiLMSettings(state="stateful").with_shorthand({"state": "zero"})
     with pytest.raises(ValueError, match=r"\[E207\].*'options_file'"):
         BiLMSettings(options_file="a", weight_file="b").with_shorthand({"options_file": "c"})
-    with pytest.raises(ValueError, match=r"\[E201\]"):
+    with pytest.raises(ValueError, match=r"\[E402\]"):
         default.with_shorthand({"options_file": "only-one.json"})
 
 

@@ -82,7 +82,7 @@ def test_fixed_mix_settings(make_nlp):
 
 def test_bad_config(tiny_paths):
     nlp = spacy.blank("en")
-    with pytest.raises(ValueError, match="E201"):
+    with pytest.raises(ValueError, match="E402"):
         nlp.add_pipe("elmo", config={"model": {"options_file": tiny_paths[0]}})
     with pytest.raises(ValueError, match="E104"):
         nlp.add_pipe("elmo", config={"model": {"state": "hot"}})
@@ -103,7 +103,9 @@ def test_bfloat16_precision(make_nlp, tmp_path):
     nlp = make_nlp(store_layers=True, precision="bfloat16")
     low = nlp(TEXT)._.elmo_layers
     assert nlp.get_pipe("elmo").embedder.precision == "bfloat16"
-    np.testing.assert_array_equal(low[0], exact[0])  # the char CNN stays float32
+    # the char CNN stays float32 (to float noise: the shared embedder's word cache may have
+    # computed a word in another batch)
+    np.testing.assert_allclose(low[0], exact[0], rtol=0, atol=1e-5)
     assert 0 < np.abs(low - exact).max() < 2e-2 * np.abs(exact).max()
     nlp.to_disk(tmp_path / "pipeline")
     loaded = spacy.load(tmp_path / "pipeline")

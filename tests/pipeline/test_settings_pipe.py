@@ -264,3 +264,19 @@ def test_auto_follows_model_to_gpu_and_back(make_nlp):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert nlp("Back on the CPU .")._.elmo.shape == (5, 32)
+
+
+def test_model_by_name():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("elmo", config={"model": {"name": "default"}})
+    ref = spacy.blank("en")
+    ref.add_pipe("elmo")
+    assert nlp.get_pipe("elmo").embedder is ref.get_pipe("elmo").embedder  # the same files
+    unknown = spacy.blank("en")
+    unknown.add_pipe("elmo", config={"model": {"name": "no-such-elmo"}})
+    with pytest.raises(ValueError, match=r"\[E401\].*'no-such-elmo'"):
+        unknown("Resolved when first used .")
+    with pytest.raises(ValueError, match=r"\[E402\].*name='default' and options_file"):
+        spacy.blank("en").add_pipe(
+            "elmo", config={"model": {"name": "default", "options_file": "o", "weight_file": "w"}}
+        )
