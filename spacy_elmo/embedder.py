@@ -2,8 +2,8 @@
 
 It gives back AllenNLP 0.9's ``ElmoEmbedder`` (removed in AllenNLP 1.0) with the same
 results layout, without its quirks, and faster: char-CNN vectors are computed once per word
-type (bounded LRU cache), never for padding, sentences are sorted by length, and no autograd
-graph is built.
+type (bounded LRU cache), never for padding, :meth:`ElmoEmbedder.embed_sentences` sorts each
+window of sentences by length (``zero``/``warm``), and no autograd graph is built.
 """
 
 import json
@@ -253,8 +253,9 @@ class ElmoEmbedder:
         """Embed a file of one whitespace-tokenized sentence per line into HDF5, in the
         layout of AllenNLP's ``elmo`` command: one dataset per line keyed ``str(index)`` (or
         the sentence with ``use_sentence_keys``), and ``sentence_to_index`` unless
-        ``forget_sentences``. Memory stays bounded: sentences are read, embedded and written
-        one pool at a time.
+        ``forget_sentences``. All lines are read first (so that every empty line or duplicate
+        key is reported before any work); vectors are embedded and written one pool at a time,
+        so memory holds one pool of vectors, not the whole file's.
 
         :returns: Number of sentences written.
         """

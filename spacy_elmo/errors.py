@@ -227,6 +227,21 @@ class Errors(metaclass=ErrorsWithCodes):
         "[components.{name}.model]."
     )
 
+    # --- E601-E619: benchmark, data conversion, packaging (docs) ----------------------
+    E601 = "Unknown interleave {value!r}. Use 'batch' (alternate every batch) or 'pass'."
+    E602 = (
+        "Cannot benchmark on device {device!r}: {error}. Use --device cpu, or --device cuda "
+        "(cuda:N) on a machine with a CUDA GPU and a CUDA build of torch."
+    )
+    E603 = (
+        "{path} looks like a {detected} file (line {line}: {example!r}), not {file_type}. "
+        "Pass -t {detected} (file_type={detected!r}), or fix the file."
+    )
+    E604 = (
+        "Cannot tell the format of {path}: {reason}. Pass -t conll (one 'token ... tag' per "
+        "line, blank lines between sentences) or -t tsv (one 'label TAB text' per line)."
+    )
+
     # --- E3xx: pretraining ---------------------------------------------------------------
     E301 = "The {what} '{path}' does not exist. Check the path."
     E302 = (

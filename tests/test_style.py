@@ -1,4 +1,4 @@
-"""The CI style gates (docs/style.md, item 12): black, isort and mypy must pass.
+"""The CI style gates (docs/contributing.md, "Checks"): black, isort and mypy must pass.
 
 Each tool runs as ``python -m <tool>`` with this interpreter from the repository root, so it
 reads its settings from pyproject.toml; the versions are pinned in setup.py's ``test`` extra.

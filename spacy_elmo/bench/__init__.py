@@ -1,4 +1,4 @@
-"""The benchmark of issue #2: tokens/s, GFLOP/s and peak RSS, against AllenNLP.
+"""The benchmark: tokens/s, GFLOP/s and peak RSS of spacy-elmo against AllenNLP.
 
 Plain functions; ``python -m spacy_elmo bench`` is a thin shim over :func:`run_benchmark`.
 """

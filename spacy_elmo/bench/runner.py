@@ -17,11 +17,13 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..errors import ElmoInputError, Errors
 from ..pytorch.config import ELMoConfig
 from ..pytorch.config import preset as get_preset
 from .sentences import DEFAULT_SEED, make_sentences, sentence_stats
@@ -30,22 +32,19 @@ from .weights import DEFAULT_WEIGHT_SEED, make_weights, preset_name
 PathLike = Union[str, Path]
 REFERENCE_ENV = "SPACY_ELMO_REFERENCE_PYTHON"
 HERE = Path(__file__).parent
+# Where tools/setup-reference-venv.sh puts AllenNLP when given no folder.
+DEFAULT_REFERENCE_VENV = Path.home() / ".cache" / "elmo-reference-venv"
 
 if TYPE_CHECKING:
     from resource import struct_rusage
 
 
 def default_reference_python() -> Path:
-    """``$SPACY_ELMO_REFERENCE_PYTHON``, else the first that exists of
-    ``~/.cache/elmo-reference-venv/bin/python`` (where ``shared/tools/setup-reference-venv.sh``
-    puts it by default) and ``../refvenv/bin/python`` next to the checkout (the old default)."""
+    """``$SPACY_ELMO_REFERENCE_PYTHON``, else ``~/.cache/elmo-reference-venv/bin/python``,
+    where ``tools/setup-reference-venv.sh`` makes the reference venv by default."""
     if os.environ.get(REFERENCE_ENV):
         return Path(os.environ[REFERENCE_ENV])
-    candidates = [
-        Path.home() / ".cache" / "elmo-reference-venv" / "bin" / "python",
-        HERE.parents[2] / "refvenv" / "bin" / "python",
-    ]
-    return next((p for p in candidates if p.is_file()), candidates[0])
+    return DEFAULT_REFERENCE_VENV / "bin" / "python"
 
 
 class Worker:
@@ -103,6 +102,54 @@ class Worker:
         return rusage.ru_maxrss / 1024.0  # KiB on Linux
 
 
+@dataclass
+class BenchSettings:
+    """Everything :func:`run_benchmark` was asked for (see its parameters)."""
+
+    preset: Union[str, ELMoConfig]
+    n_sentences: int
+    batch_size: int
+    threads: int
+    repeats: int
+    device: str
+    states: Sequence[str]
+    precisions: Sequence[str]
+    reference_python: Optional[PathLike]
+    use_reference: bool
+    cache_dir: PathLike
+    parity_sentences: int
+    interleave: str
+    sentence_seed: int
+    weight_seed: int
+
+
+@dataclass
+class BenchRun:
+    """The state of one benchmark run, filled in step by step by :func:`run_benchmark`."""
+
+    settings: BenchSettings
+    cache: Path
+    config: ELMoConfig
+    sentences: List[List[str]]
+    stats: dict
+    # Worker arguments shared by every implementation (files, batching, threads).
+    common: dict = field(default_factory=dict)
+    workers: Dict[str, Worker] = field(default_factory=dict)
+    notes: List[str] = field(default_factory=list)
+    # (worker name, spacy-elmo variant or None for AllenNLP), in timing order.
+    runs: List[Tuple[str, Optional[str]]] = field(default_factory=list)
+    # Seconds per pass, and per pass per batch (interleave="batch"), by label.
+    times: Dict[str, List[float]] = field(default_factory=dict)
+    batch_times: Dict[str, List[List[float]]] = field(default_factory=dict)
+    rss_mb: Dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_batches(self) -> int:
+        return (self.settings.n_sentences + self.settings.batch_size - 1) // (
+            self.settings.batch_size
+        )
+
+
 def run_benchmark(
     *,
     preset: Union[str, ELMoConfig] = "original",
@@ -130,7 +177,8 @@ def run_benchmark(
     :param batch_size: Sentences per batch, in file order for every implementation.
     :param threads: ``torch.set_num_threads`` in every worker.
     :param repeats: Timed passes over the sentence set per implementation (median reported).
-    :param device: Device for this package (AllenNLP always runs on CPU).
+    :param device: Device for this package: ``cpu``, ``cuda``, ``cuda:N`` (AllenNLP always
+        runs on CPU).
     :param states: Initial-state modes of this package to time (``zero``, ``warm``).
     :param precisions: Precisions of this package to time (``float32``, ``bfloat16``): one
         row per state and precision.
@@ -143,45 +191,113 @@ def run_benchmark(
         ``"pass"``: alternate whole passes over the sentence set.
     :returns: A JSON-serialisable dict (see ``docs/benchmarks.md``).
     """
-    if interleave not in ("batch", "pass"):
-        raise ValueError(f"interleave must be 'batch' or 'pass', got {interleave!r}")
-    cache = Path(cache_dir)
+    settings = BenchSettings(
+        preset=preset,
+        n_sentences=n_sentences,
+        batch_size=batch_size,
+        threads=threads,
+        repeats=repeats,
+        device=device,
+        states=states,
+        precisions=precisions,
+        reference_python=reference_python,
+        use_reference=use_reference,
+        cache_dir=cache_dir,
+        parity_sentences=parity_sentences,
+        interleave=interleave,
+        sentence_seed=sentence_seed,
+        weight_seed=weight_seed,
+    )
+    check_settings(settings)
+    run = _prepare_inputs(settings, log)
+    result = _result_header(run)
+    variants = [variant(s, p) for p in precisions for s in states]
+    try:
+        _start_workers(run, variants, log)
+        if parity_sentences and "allennlp" in run.workers:
+            result["parity"] = _parity(
+                run.workers, run.cache, parity_sentences, run.sentences, precisions
+            )
+            log(f"parity: max |ours - AllenNLP| = {result['parity']['max_abs_diff']:.3g}")
+        _timed_passes(run, log)
+    finally:
+        run.rss_mb = {name: w.close() for name, w in run.workers.items()}
+    result["implementations"] = _implementation_rows(run)
+    _add_ratios(result["implementations"], run.batch_times)
+    return result
+
+
+def check_settings(settings: BenchSettings) -> None:
+    """Reject bad settings before anything is written or started (coded errors)."""
+    if settings.interleave not in ("batch", "pass"):
+        raise ElmoInputError(Errors.E601.format(value=settings.interleave))
+    check_device(settings.device)
+
+
+def check_device(device: str) -> None:
+    """``device`` must name a device this machine has: ``cpu``, or ``cuda[:N]`` with CUDA."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ElmoInputError(Errors.E602.format(device=device, error=e)) from None
+    if dev.type == "cpu":
+        return
+    if dev.type != "cuda":
+        raise ElmoInputError(Errors.E602.format(device=device, error="not a CPU or CUDA device"))
+    if not torch.cuda.is_available():
+        raise ElmoInputError(Errors.E602.format(device=device, error="CUDA is not available"))
+    if dev.index is not None and dev.index >= torch.cuda.device_count():
+        found = f"this machine has {torch.cuda.device_count()} CUDA device(s)"
+        raise ElmoInputError(Errors.E602.format(device=device, error=found))
+
+
+def _prepare_inputs(settings: BenchSettings, log: Callable[[str], None]) -> BenchRun:
+    """Step 1: the sentence set and the random full-size weights, cached in ``cache_dir``."""
+    cache = Path(settings.cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
+    preset = settings.preset
     config = get_preset(preset) if isinstance(preset, str) else preset
-    sentences = make_sentences(n_sentences, seed=sentence_seed)
-    stats = sentence_stats(sentences)
-    sent_path = cache / f"sentences-{n_sentences}-seed{sentence_seed}.json"
+    sentences = make_sentences(settings.n_sentences, seed=settings.sentence_seed)
+    sent_path = cache / f"sentences-{settings.n_sentences}-seed{settings.sentence_seed}.json"
     sent_path.write_text(json.dumps(sentences), encoding="utf8")
     t0 = time.perf_counter()
-    options, weights = make_weights(preset, cache / "weights", seed=weight_seed)
+    options, weights = make_weights(preset, cache / "weights", seed=settings.weight_seed)
     log(
-        f"weights: {weights} ({config.n_parameters() / 1e6:.1f}M parameters, {time.perf_counter() - t0:.1f}s)"
+        f"weights: {weights} ({config.n_parameters() / 1e6:.1f}M parameters, "
+        f"{time.perf_counter() - t0:.1f}s)"
     )
-    common = dict(
+    run = BenchRun(settings, cache, config, sentences, sentence_stats(sentences))
+    run.common = dict(
         options=str(options.resolve()),
         weights=str(weights.resolve()),
         sentences=str(sent_path.resolve()),
-        batch_size=batch_size,
-        threads=threads,
-        parity_n=parity_sentences,
+        batch_size=settings.batch_size,
+        threads=settings.threads,
+        parity_n=settings.parity_sentences,
     )
-    workers: Dict[str, Worker] = {}
-    notes: List[str] = []
-    result: dict = {
+    return run
+
+
+def _result_header(run: BenchRun) -> dict:
+    """Step 2: the settings, sentence statistics and machine of the result."""
+    s = run.settings
+    return {
         "settings": dict(
-            preset=preset_name(preset),
-            n_parameters=config.n_parameters(),
-            flops_per_token=config.flops_per_token(),
-            n_sentences=n_sentences,
-            batch_size=batch_size,
-            threads=threads,
-            repeats=repeats,
-            device=device,
-            states=list(states),
-            precisions=list(precisions),
-            interleave=interleave,
+            preset=preset_name(s.preset),
+            n_parameters=run.config.n_parameters(),
+            flops_per_token=run.config.flops_per_token(),
+            n_sentences=s.n_sentences,
+            batch_size=s.batch_size,
+            threads=s.threads,
+            repeats=s.repeats,
+            device=s.device,
+            states=list(s.states),
+            precisions=list(s.precisions),
+            interleave=s.interleave,
         ),
-        "sentences": stats,
+        "sentences": run.stats,
         "machine": dict(
             platform=platform.platform(),
             processor=platform.processor() or platform.machine(),
@@ -189,109 +305,130 @@ def run_benchmark(
             python=platform.python_version(),
         ),
         "implementations": {},
-        "notes": notes,
+        "notes": run.notes,
     }
-    # One spacy-elmo variant per state and precision: "zero", "zero+bfloat16", ...
-    variants = [variant(s, p) for p in precisions for s in states]
-    try:
-        log("starting spacy-elmo worker")
-        ours = Worker(
-            "spacy-elmo",
-            [sys.executable, "-m", "spacy_elmo.bench.worker_ours"],
-            dict(common, variants=variants, device=device),
-            cache / "worker-spacy-elmo.log",
-            threads,
-        )
-        workers["spacy-elmo"] = ours
-        ref = Path(reference_python) if reference_python else default_reference_python()
-        if use_reference and ref.is_file():
-            log(f"starting AllenNLP worker ({ref})")
-            try:
-                workers["allennlp"] = Worker(
-                    "allennlp",
-                    [str(ref), str(HERE / "worker_allennlp.py")],
-                    common,
-                    cache / "worker-allennlp.log",
-                    threads,
-                )
-            except RuntimeError as e:
-                notes.append(f"AllenNLP skipped: {e}")
-                log(notes[-1])
-        elif use_reference:
-            notes.append(
-                f"AllenNLP skipped: no reference Python at {ref} (run "
-                f"shared/tools/setup-reference-venv.sh or set --reference-python / ${REFERENCE_ENV})"
+
+
+def _start_workers(run: BenchRun, variants: List[str], log: Callable[[str], None]) -> None:
+    """Step 3: our worker (every variant, e.g. ``zero``, ``zero+bfloat16``) and, when its
+    Python exists, AllenNLP's. Fills ``run.workers`` and ``run.runs``."""
+    s = run.settings
+    log("starting spacy-elmo worker")
+    run.workers["spacy-elmo"] = Worker(
+        "spacy-elmo",
+        [sys.executable, "-m", "spacy_elmo.bench.worker_ours"],
+        dict(run.common, variants=variants, device=s.device),
+        run.cache / "worker-spacy-elmo.log",
+        s.threads,
+    )
+    ref = Path(s.reference_python) if s.reference_python else default_reference_python()
+    if s.use_reference and ref.is_file():
+        log(f"starting AllenNLP worker ({ref})")
+        try:
+            run.workers["allennlp"] = Worker(
+                "allennlp",
+                [str(ref), str(HERE / "worker_allennlp.py")],
+                run.common,
+                run.cache / "worker-allennlp.log",
+                s.threads,
             )
-            log(notes[-1])
-        # Parity on the first sentences, zero state, before anything is timed.
-        if parity_sentences and "allennlp" in workers:
-            result["parity"] = _parity(workers, cache, parity_sentences, sentences, precisions)
-            log(f"parity: max |ours - AllenNLP| = {result['parity']['max_abs_diff']:.3g}")
-        # Timed passes, interleaved: ours[variant...], allennlp; then again.
-        runs = [("spacy-elmo", v) for v in variants] + [("allennlp", None)] * (
-            "allennlp" in workers
+        except RuntimeError as e:
+            run.notes.append(f"AllenNLP skipped: {e}")
+            log(run.notes[-1])
+    elif s.use_reference:
+        run.notes.append(
+            f"AllenNLP skipped: no reference Python at {ref} (run "
+            f"tools/setup-reference-venv.sh or set --reference-python / ${REFERENCE_ENV})"
         )
-        times: Dict[str, List[float]] = {_label(n, s): [] for n, s in runs}
-        batch_times: Dict[str, List[List[float]]] = {_label(n, s): [] for n, s in runs}
-        n_batches = (n_sentences + batch_size - 1) // batch_size
-        for r in range(repeats):
-            order = runs if r % 2 == 0 else runs[::-1]
-            if interleave == "pass":
-                for name, kind in order:
-                    reply = workers[name].ask(cmd="run", variant=kind)
-                    times[_label(name, kind)].append(reply["seconds"])
-            else:  # batch k of every implementation, then batch k + 1: same load for all
-                for name, kind in order:
-                    workers[name].ask(cmd="reset", variant=kind)
-                per_batch: Dict[str, List[float]] = {_label(n, s): [] for n, s in runs}
-                for k in range(n_batches):
-                    for name, kind in order if k % 2 == 0 else order[::-1]:
-                        reply = workers[name].ask(cmd="batch", variant=kind, k=k)
-                        per_batch[_label(name, kind)].append(reply["seconds"])
-                for label, secs in per_batch.items():
-                    times[label].append(sum(secs))
-                    batch_times[label].append(secs)
-            log(
-                f"pass {r + 1}/{repeats}: "
-                + ", ".join(f"{label} {secs[-1]:.1f}s" for label, secs in times.items())
-            )
-    finally:
-        rss = {name: w.close() for name, w in workers.items()}
-    n_tok = stats["n_tokens"]
-    positions = n_tok + 2 * stats["n_sentences"]
-    for name, kind in runs:
+        log(run.notes[-1])
+    run.runs = [("spacy-elmo", v) for v in variants]
+    if "allennlp" in run.workers:
+        run.runs.append(("allennlp", None))
+
+
+def _timed_passes(run: BenchRun, log: Callable[[str], None]) -> None:
+    """Step 4: ``repeats`` passes over the sentences per implementation, interleaved (the
+    order flips every pass), into ``run.times`` and ``run.batch_times``."""
+    run.times = {_label(n, v): [] for n, v in run.runs}
+    run.batch_times = {_label(n, v): [] for n, v in run.runs}
+    for r in range(run.settings.repeats):
+        order = run.runs if r % 2 == 0 else run.runs[::-1]
+        if run.settings.interleave == "pass":
+            _pass_by_pass(run, order)
+        else:
+            _pass_by_batch(run, order)
+        log(
+            f"pass {r + 1}/{run.settings.repeats}: "
+            + ", ".join(f"{label} {secs[-1]:.1f}s" for label, secs in run.times.items())
+        )
+
+
+def _pass_by_pass(run: BenchRun, order: List[Tuple[str, Optional[str]]]) -> None:
+    """One whole pass of every implementation in turn."""
+    for name, kind in order:
+        reply = run.workers[name].ask(cmd="run", variant=kind)
+        run.times[_label(name, kind)].append(reply["seconds"])
+
+
+def _pass_by_batch(run: BenchRun, order: List[Tuple[str, Optional[str]]]) -> None:
+    """Batch k of every implementation, then batch k + 1 (the order flips every batch), so
+    that neighbour load hits all implementations alike."""
+    for name, kind in order:
+        run.workers[name].ask(cmd="reset", variant=kind)  # a pass starts cold
+    per_batch: Dict[str, List[float]] = {_label(n, v): [] for n, v in run.runs}
+    for k in range(run.n_batches):
+        for name, kind in order if k % 2 == 0 else order[::-1]:
+            reply = run.workers[name].ask(cmd="batch", variant=kind, k=k)
+            per_batch[_label(name, kind)].append(reply["seconds"])
+    for label, secs in per_batch.items():
+        run.times[label].append(sum(secs))
+        run.batch_times[label].append(secs)
+
+
+def _implementation_rows(run: BenchRun) -> Dict[str, dict]:
+    """Step 5: tokens/s, GFLOP/s, peak RSS and load time of every implementation."""
+    n_tok = run.stats["n_tokens"]
+    positions = n_tok + 2 * run.stats["n_sentences"]  # <S> and </S> are computed too
+    rows: Dict[str, dict] = {}
+    for name, kind in run.runs:
         label = _label(name, kind)
-        secs = times[label]
+        secs = run.times[label]
         med = statistics.median(secs)
-        result["implementations"][label] = dict(
+        ready = run.workers[name].ready
+        rows[label] = dict(
             seconds=secs,
             median_seconds=med,
             tokens_per_s=n_tok / med,
             tokens_per_s_each=[n_tok / s for s in secs],
-            gflops=config.flops_per_token() * positions / med / 1e9,
-            peak_rss_mb=rss[name],
-            load_seconds=workers[name].ready["load_seconds"],
-            versions={k: v for k, v in workers[name].ready.items() if k in ("torch", "allennlp")},
-            threads=workers[name].ready["threads"],
-            device=workers[name].ready["device"],
+            gflops=run.config.flops_per_token() * positions / med / 1e9,
+            peak_rss_mb=run.rss_mb[name],
+            load_seconds=ready["load_seconds"],
+            versions={k: v for k, v in ready.items() if k in ("torch", "allennlp")},
+            threads=ready["threads"],
+            device=ready["device"],
         )
-    impl = result["implementations"]
-    if "allennlp" in impl:
-        base = impl["allennlp"]
-        for label, row in impl.items():
-            if label != "allennlp":
-                row["speedup_vs_allennlp"] = row["tokens_per_s"] / base["tokens_per_s"]
-                # Per-pass ratios of adjacent (interleaved) passes: robust to drifting load.
-                row["speedup_per_pass"] = [b / a for a, b in zip(row["seconds"], base["seconds"])]
-                if batch_times[label]:
-                    # Median over every (pass, batch) of the paired per-batch time ratio.
-                    row["speedup_median_paired_batch"] = statistics.median(
-                        b / a
-                        for ours_pass, ref_pass in zip(batch_times[label], batch_times["allennlp"])
-                        for a, b in zip(ours_pass, ref_pass)
-                    )
-                row["rss_vs_allennlp"] = row["peak_rss_mb"] / base["peak_rss_mb"]
-    return result
+    return rows
+
+
+def _add_ratios(impl: Dict[str, dict], batch_times: Dict[str, List[List[float]]]) -> None:
+    """Step 6: every spacy-elmo row against AllenNLP's, when AllenNLP ran."""
+    if "allennlp" not in impl:
+        return
+    base = impl["allennlp"]
+    for label, row in impl.items():
+        if label == "allennlp":
+            continue
+        row["speedup_vs_allennlp"] = row["tokens_per_s"] / base["tokens_per_s"]
+        # Per-pass ratios of adjacent (interleaved) passes: robust to drifting load.
+        row["speedup_per_pass"] = [b / a for a, b in zip(row["seconds"], base["seconds"])]
+        if batch_times[label]:
+            # Median over every (pass, batch) of the paired per-batch time ratio.
+            row["speedup_median_paired_batch"] = statistics.median(
+                b / a
+                for ours_pass, ref_pass in zip(batch_times[label], batch_times["allennlp"])
+                for a, b in zip(ours_pass, ref_pass)
+            )
+        row["rss_vs_allennlp"] = row["peak_rss_mb"] / base["peak_rss_mb"]
 
 
 def variant(state: str, precision: str) -> str:
@@ -377,7 +514,7 @@ def format_table(result: dict) -> str:
     lines.append(
         "(tokens/s: median pass; paired: median over batches of the AllenNLP/ours time ratio "
         "of the same batch run back to back; GFLOP/s: model FLOPs of every position incl. "
-        "<S>/</S> (elmo-format.md section 13) / time)"
+        "<S>/</S> (docs/format.md §14) / time)"
     )
     if "parity" in result:
         p = result["parity"]

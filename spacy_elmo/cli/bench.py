@@ -1,4 +1,4 @@
-"""``python -m spacy_elmo bench``: tokens/s, GFLOP/s and peak RSS against AllenNLP (issue #2)."""
+"""``python -m spacy_elmo bench``: tokens/s, GFLOP/s and peak RSS against AllenNLP (typer shim)."""
 
 import json
 from pathlib import Path
@@ -17,10 +17,10 @@ def bench_cli(
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Sentences per batch (file order)."),
     threads: int = typer.Option(2, "--threads", min=1, help="torch threads in every worker."),
     repeats: int = typer.Option(3, "--repeats", min=1, help="Timed passes per implementation (median reported)."),
-    device: str = typer.Option("cpu", "--device", help="Device for spacy-elmo: cpu, cuda, cuda:1, ..."),
+    device: str = typer.Option("cpu", "--device", help="Device for spacy-elmo: cpu (default), cuda, cuda:1, ... (AllenNLP always runs on CPU)."),
     states: str = typer.Option("zero", "--states", help="Comma-separated spacy-elmo state modes to time: zero, warm."),
     precisions: str = typer.Option("float32", "--precisions", help="Comma-separated spacy-elmo precisions to time: float32 (exact), bfloat16."),
-    reference_python: Optional[Path] = typer.Option(None, "--reference-python", help="Python with AllenNLP 2.10.1 (default: $SPACY_ELMO_REFERENCE_PYTHON, ~/.cache/elmo-reference-venv/bin/python or ../refvenv/bin/python)."),
+    reference_python: Optional[Path] = typer.Option(None, "--reference-python", help="Python with AllenNLP 2.10.1 (default: $SPACY_ELMO_REFERENCE_PYTHON, else ~/.cache/elmo-reference-venv/bin/python, made by tools/setup-reference-venv.sh)."),
     no_reference: bool = typer.Option(False, "--no-reference", help="Do not run AllenNLP."),
     cache_dir: Path = typer.Option(Path("bench-out"), "--cache-dir", help="Folder for weights, sentences and worker logs."),
     parity_sentences: int = typer.Option(4, "--parity-sentences", min=0, help="Sentences compared with AllenNLP (0: none)."),
@@ -32,10 +32,12 @@ def bench_cli(
     (when installed) AllenNLP, each in its own process, and print tokens/s, GFLOP/s and
     peak RSS."""
     from ..bench import format_table, run_benchmark
+    from ..bench.runner import check_device
     from ..pytorch.lstm import PRECISIONS
 
     if interleave not in ("batch", "pass"):
         raise typer.BadParameter(f"--interleave takes batch or pass, got {interleave!r}")
+    check_device(device)  # a coded error before the weights are written
     state_list = [s.strip() for s in states.split(",") if s.strip()]
     bad = [s for s in state_list if s not in ("zero", "warm")]
     if not state_list or bad:

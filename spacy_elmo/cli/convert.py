@@ -13,7 +13,7 @@ def convert_cli(
     # fmt: off
     input_path: Path = typer.Argument(..., help="CoNLL file (token ... tag) or TSV file (label TAB text)", exists=True, dir_okay=False),
     output_path: Path = typer.Argument(..., help="Output .spacy file"),
-    file_type: str = typer.Option("conll", "--file-type", "-t", help="conll or tsv"),
+    file_type: str = typer.Option("auto", "--file-type", "-t", help="conll, tsv, or auto (default: told apart by the first lines)"),
     n_sents: int = typer.Option(1, "--n-sents", "-n", help="Sentences per doc (conll)"),
     labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated textcat labels (tsv; default: those in the file)"),
     limit: int = typer.Option(0, "--limit", help="Keep the first N docs (0: all)"),

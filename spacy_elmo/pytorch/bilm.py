@@ -1,4 +1,7 @@
-"""The ELMo biLM: char CNN + sentence boundaries + forward/backward LSTM stacks (§2, §8)."""
+"""The ELMo biLM: char CNN + sentence boundaries + forward/backward LSTM stacks.
+
+docs/format.md §5 (boundaries) and §9 (directions, layers, outputs).
+"""
 
 from dataclasses import dataclass
 from typing import Optional

@@ -1,4 +1,4 @@
-"""Character CNN: context-independent token vectors from characters (elmo-format.md §5)."""
+"""Character CNN: context-independent token vectors from characters (docs/format.md §6)."""
 
 from typing import List, Optional, cast
 

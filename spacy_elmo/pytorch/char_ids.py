@@ -1,4 +1,4 @@
-"""Token strings -> ELMo character ids (elmo-format.md §1).
+"""Token strings -> ELMo character ids (docs/format.md §4).
 
 Every token becomes 50 ids: begin-of-word, at most 48 UTF-8 bytes, end-of-word, char padding,
 all shifted by +1 so that 0 can mean "no token here" (a padding position).

@@ -105,7 +105,7 @@ class ELMoConfig:
         return conv + (c.n_characters - 1) * e + highway + F * P + P + lstm
 
     def flops_per_token(self) -> int:
-        """Forward FLOPs per token position (2 per multiply-add), elmo-format.md §13."""
+        """Forward FLOPs per token position (2 per multiply-add), docs/format.md §14."""
         c, l = self.char_cnn, self.lstm
         e, F, P, D = c.embedding_dim, c.n_filters, l.projection_dim, l.dim
         T = c.max_characters_per_token
@@ -176,7 +176,7 @@ def _preset(D: int, P: int, n_highway: int) -> ELMoConfig:
     )
 
 
-#: The published English architectures (elmo-format.md §3).
+#: The published English architectures (docs/format.md §2).
 PRESETS: Dict[str, ELMoConfig] = {
     "small": _preset(1024, 128, 1),
     "medium": _preset(2048, 256, 1),

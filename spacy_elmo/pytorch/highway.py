@@ -1,4 +1,4 @@
-"""Highway layers (Srivastava et al., 2015) in the bilm-tf form (elmo-format.md §6)."""
+"""Highway layers (Srivastava et al., 2015) in the bilm-tf form (docs/format.md §7)."""
 
 from typing import Optional
 

@@ -1,4 +1,4 @@
-"""Stacked forward and backward LSTMs with projection and clipping (elmo-format.md §7-8).
+"""Stacked forward and backward LSTMs with projection and clipping (docs/format.md §8-9).
 
 Both directions run in the same time loop as batched matrix products over a leading
 direction axis of size 2. The backward direction is handed its rows already reversed in
@@ -72,7 +72,7 @@ def lstm_step(
     cell_clip: Optional[float],
     proj_clip: Optional[float],
 ) -> Tuple[Tensor, Tensor]:
-    """One timestep of both directions, out of place (autograd-safe; elmo-format.md §7).
+    """One timestep of both directions, out of place (autograd-safe; docs/format.md §8).
 
     :param xw_t: Input pre-activations, biases included, TF gate order i, j, f, o.
         *Shape:* ``(2, n, 4D)``.
@@ -100,7 +100,7 @@ def stack_layers(
     x: Tensor, state: LSTMState, layer: LayerFn, *, use_skip_connections: bool
 ) -> Tuple[Tensor, LSTMState]:
     """Run the layers bottom-up, each on the previous layer's output, with a residual
-    connection around every layer but the first (elmo-format.md §8).
+    connection around every layer but the first (docs/format.md §9).
 
     :param x: Time-major inputs of layer 0. *Shape:* ``(2, T, B, P)``.
     :param state: Initial state of every layer.
@@ -131,8 +131,8 @@ class ElmoLstm(nn.Module):
 
     Parameters keep the file's layout and TF gate order (i, j, f, o) so that loading and
     saving are exact copies; the forget-gate bias of +1, which TF adds at run time and never
-    stores, is added at run time here too. No derived copy of the weights is cached, so
-    nothing can go stale when they change.
+    stores, is added at run time here too. The only derived copies are the lower-precision
+    weights of ``matmul_dtype``, remade whenever a parameter changes (:meth:`matmul_weights`).
     """
 
     def __init__(self, *, config: LSTMConfig, device: Optional[torch.device] = None):

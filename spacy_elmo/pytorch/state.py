@@ -1,4 +1,4 @@
-"""Initial LSTM states: ``zero``, ``warm`` and ``stateful`` (elmo-format.md §9).
+"""Initial LSTM states: ``zero``, ``warm`` and ``stateful`` (docs/format.md §10).
 
 ``zero`` and ``warm`` give every row the same initial state, so a sentence's vectors do not
 depend on the rest of its batch. ``stateful`` reproduces AllenNLP/bilm-tf: the state is kept

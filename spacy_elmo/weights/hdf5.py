@@ -1,4 +1,4 @@
-"""weights.hdf5 <-> :class:`ELMoBiLM` parameters, in the bilm-tf layout (elmo-format.md §4).
+"""weights.hdf5 <-> :class:`ELMoBiLM` parameters, in the bilm-tf layout (docs/format.md §3).
 
 Every dataset is checked for presence, shape, dtype and finiteness before anything is
 copied, so a mismatched or corrupt file fails with a coded message instead of a torch error.

@@ -1,4 +1,4 @@
-"""options.json <-> :class:`ELMoConfig`, validated with coded errors (elmo-format.md §3)."""
+"""options.json <-> :class:`ELMoConfig`, validated with coded errors (docs/format.md §2)."""
 
 import json
 import warnings

@@ -1,12 +1,16 @@
 """The benchmark's plain functions on a tiny config (no AllenNLP needed)."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from spacy_elmo.bench import (
+    default_reference_python,
     format_table,
     make_sentences,
     make_weights,
@@ -114,3 +118,92 @@ def test_cli_registered():
     result = CliRunner().invoke(app, ["bench", "--help"])
     assert result.exit_code == 0
     assert "--n-sentences" in result.output
+
+
+def test_bad_device_and_interleave_are_coded_errors(tmp_path):
+    from spacy_elmo.errors import ElmoInputError
+
+    with pytest.raises(ElmoInputError, match="E602"):
+        run_benchmark(preset=TINY, device="gpu0", cache_dir=tmp_path, use_reference=False)
+    with pytest.raises(ElmoInputError, match="E601"):
+        run_benchmark(preset=TINY, interleave="row", cache_dir=tmp_path, use_reference=False)
+    assert not any(tmp_path.iterdir())  # rejected before anything was written
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a CPU-only machine")
+def test_cli_cuda_without_gpu_says_so(tmp_path):
+    cmd = [sys.executable, "-m", "spacy_elmo", "bench", "--device", "cuda"]
+    cmd += ["--cache-dir", str(tmp_path / "out")]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "E602" in result.stderr and "--device cpu" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_run_benchmark_on_cuda(tmp_path):
+    result = run_benchmark(
+        preset=TINY,
+        n_sentences=8,
+        batch_size=4,
+        threads=1,
+        repeats=1,
+        device="cuda",
+        states=("zero", "warm"),
+        use_reference=False,
+        cache_dir=tmp_path,
+        log=lambda msg: None,
+    )
+    for row in result["implementations"].values():
+        assert row["device"].startswith("cuda")
+        assert row["tokens_per_s"] > 0
+    assert result["settings"]["device"] == "cuda"
+
+
+def test_reference_worker_that_cannot_start_is_a_note(tmp_path):
+    """A Python without AllenNLP: the run goes on without it and says why."""
+    result = run_benchmark(
+        preset=TINY,
+        n_sentences=4,
+        batch_size=4,
+        threads=1,
+        repeats=1,
+        reference_python=sys.executable,
+        cache_dir=tmp_path,
+        log=lambda msg: None,
+    )
+    assert set(result["implementations"]) == {"spacy-elmo[zero]"}
+    (note,) = result["notes"]
+    assert note.startswith("AllenNLP skipped: allennlp worker exited")
+    assert "parity" not in result
+
+
+SETUP_SCRIPT = Path(__file__).parents[2] / "tools" / "setup-reference-venv.sh"
+
+
+def test_bench_looks_where_the_setup_script_installs(monkeypatch):
+    from spacy_elmo.bench.runner import DEFAULT_REFERENCE_VENV, REFERENCE_ENV
+
+    script = SETUP_SCRIPT.read_text()
+    (line,) = [l for l in script.splitlines() if l.startswith("venv_dir=")]
+    default = line.split(":-", 1)[1].rstrip('}"').replace("${HOME}", str(Path.home()))
+    assert Path(default) == DEFAULT_REFERENCE_VENV
+    monkeypatch.delenv(REFERENCE_ENV, raising=False)
+    assert default_reference_python() == DEFAULT_REFERENCE_VENV / "bin" / "python"
+    monkeypatch.setenv(REFERENCE_ENV, "/opt/ref/bin/python")
+    assert default_reference_python() == Path("/opt/ref/bin/python")
+
+
+def test_setup_script_keeps_a_finished_venv(tmp_path):
+    """Re-running the script on a finished venv changes nothing and prints its python."""
+    venv = tmp_path / "ref"
+    venv.mkdir()
+    (venv / ".complete").touch()
+    (venv / "keep.txt").write_text("x")
+    result = subprocess.run(
+        ["bash", str(SETUP_SCRIPT), str(venv)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(venv / "bin" / "python")
+    assert (venv / "keep.txt").read_text() == "x"

@@ -90,3 +90,56 @@ def test_cli(tmp_path):
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert len(DocBin().from_disk(out)) == 10
+
+
+def test_format_is_detected(tmp_path):
+    from spacy_elmo.data.convert import detect_format
+
+    assert detect_format(DATA / "textcat_sample.tsv") == "tsv"
+    assert detect_format(DATA / "wikigold_sample.conll") == "conll"
+    wnut = tmp_path / "w.conll"  # token TAB tag: tabs, but a CoNLL file
+    wnut.write_text("-DOCSTART-\tO\n\n@paulwalk\tO\nthe\tO\nEmpire\tB-location\n")
+    assert detect_format(wnut) == "conll"
+    out = tmp_path / "auto.spacy"
+    assert convert_file(DATA / "textcat_sample.tsv", out, file_type="auto") == 25
+    docs = list(DocBin().from_disk(out).get_docs(spacy.blank("en").vocab))
+    assert docs[0].cats["4"] == 1.0
+    prose = tmp_path / "prose.txt"
+    prose.write_text("Just a sentence of prose.\nAnd another one.\n")
+    with pytest.raises(ValueError, match="E604"):
+        convert_file(prose, out, file_type="auto")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    with pytest.raises(ValueError, match="E604"):
+        detect_format(empty)
+
+
+def test_wrong_format_is_a_coded_error(tmp_path):
+    out = tmp_path / "x.spacy"
+    with pytest.raises(ValueError, match=r"E603.*looks like a tsv file.*Pass -t tsv"):
+        convert_file(DATA / "textcat_sample.tsv", out, file_type="conll")
+    with pytest.raises(ValueError, match=r"E603.*looks like a conll file.*Pass -t conll"):
+        convert_file(DATA / "wikigold_sample.conll", out, file_type="tsv")
+    wnut = tmp_path / "w.conll"  # every line is 'x TAB y': only the tags give it away
+    wnut.write_text("@paulwalk\tO\nthe\tO\n\nEmpire\tB-location\n")
+    with pytest.raises(ValueError, match="E603"):
+        convert_file(wnut, out, file_type="tsv")
+    bad_tag = tmp_path / "bad.conll"
+    bad_tag.write_text("Paris B-LOC\nis O\n\nRome LOCATION\n")
+    with pytest.raises(ValueError, match=r"E203.*line 4.*'LOCATION' is not an IOB tag"):
+        convert_file(bad_tag, out, file_type="conll")
+    assert not out.exists()
+
+
+def test_cli_tsv_without_file_type(tmp_path):
+    """The CLI tells the format apart; read as the wrong one it says so, without a traceback."""
+    out = tmp_path / "t.spacy"
+    base = [sys.executable, "-m", "spacy_elmo", "convert", str(DATA / "textcat_sample.tsv")]
+    result = subprocess.run(base + [str(out)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert len(DocBin().from_disk(out)) == 25
+    cmd = base + [str(tmp_path / "c.spacy"), "-t", "conll"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "E603" in result.stderr and "-t tsv" in result.stderr
+    assert "Traceback" not in result.stderr and "E177" not in result.stderr
