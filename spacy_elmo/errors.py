@@ -142,7 +142,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "the biLM has output layers (n_layers + 1)."
     )
     E109 = "Device {device!r} is not available: {error}. Use device='cpu'."
-    E110 = "Invalid value for {name}: {value!r}. Expected {expected}."
+    E110 = "Invalid value for '{name}': {value!r}. Expected {expected}."
     E111 = (
         "State tensors have shape {found}; the model expects {expected}. Pass a state "
         "returned by this model (or None for zeros)."

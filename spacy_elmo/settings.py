@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Type, TypeVar
 
 from .errors import ElmoInputError, Errors
-from .validation import check_bool, check_float, check_int
+from .validation import check_bool, check_float, check_int, invalid
 
 #: Initial LSTM state modes (``spacy_elmo.pytorch.state.STATE_MODES``).
 STATE_MODES = ("warm", "zero", "stateful")
@@ -77,7 +77,7 @@ class BiLMSettings:
         if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
             raise ElmoInputError(Errors.E209.format(value=self.device))
         for name, minimum in _INT_MINIMA.items():
-            check_int(name, getattr(self, name), minimum=minimum)
+            check_int(name, getattr(self, name), low=minimum)
 
     def _check_source(self) -> None:
         """A name, both files, or nothing (E402); paths given as Path objects kept as text."""
@@ -86,13 +86,9 @@ class BiLMSettings:
             if isinstance(value, os.PathLike):
                 object.__setattr__(self, key, os.fspath(value))
             elif value is not None and not isinstance(value, str):
-                raise ElmoInputError(
-                    Errors.E110.format(name=key, value=value, expected="a path, a URL or null")
-                )
+                invalid(key, value, "a path, a URL or null")
         if self.name is not None and not isinstance(self.name, str):
-            raise ElmoInputError(
-                Errors.E110.format(name="name", value=self.name, expected="a model name or null")
-            )
+            invalid("name", self.name, "a model name or null")
         files = [k for k in ("options_file", "weight_file") if getattr(self, k) is not None]
         if self.name is not None and files:
             raise ElmoInputError(Errors.E402.format(given=f"name={self.name!r} and {files[0]}"))
@@ -154,11 +150,7 @@ class ComponentSettings:
             if isinstance(self.scalar_mix, (str, bytes)) or not hasattr(
                 self.scalar_mix, "__iter__"
             ):
-                raise ElmoInputError(
-                    Errors.E110.format(
-                        name="scalar_mix", value=self.scalar_mix, expected="a list of numbers"
-                    )
-                )
+                invalid("scalar_mix", self.scalar_mix, "a list of numbers")
             weights = [check_float("scalar_mix", w) for w in self.scalar_mix]
             object.__setattr__(self, "scalar_mix", weights)
         object.__setattr__(self, "gamma", check_float("gamma", self.gamma))

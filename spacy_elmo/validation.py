@@ -1,55 +1,74 @@
 """Checks of user-given values, shared by every layer of the package (one place, one message).
 
-Each raises :class:`~spacy_elmo.errors.ElmoInputError` with the setting's name, the value and
-what was expected. This module imports nothing but :mod:`spacy_elmo.errors`, so the pure
-torch code, the settings and the CLI can all use it.
+Each raises :class:`~spacy_elmo.errors.ElmoInputError` (E110) with the setting's name, the
+value and what was expected, and returns the value when it is fine. This module imports
+nothing but :mod:`spacy_elmo.errors`, so the pure torch code, the settings, pretraining and
+the CLI can all use it.
 """
 
 import math
-from typing import Any, Collection, Optional
+from typing import Any, Collection, NoReturn, Optional
 
 from .errors import ElmoInputError, Errors
 
 
-def _invalid(name: str, value: Any, expected: str) -> ElmoInputError:
-    return ElmoInputError(Errors.E110.format(name=name, value=value, expected=expected))
+def invalid(name: str, value: Any, expected: str) -> NoReturn:
+    """Raise E110: ``value`` is not a valid ``name``; ``expected`` says what is."""
+    raise ElmoInputError(Errors.E110.format(name=name, value=value, expected=expected))
 
 
-def check_int(name: str, value: Any, *, minimum: Optional[int] = None) -> int:
-    """``value`` if it is an int (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _invalid(name, value, "an int" if minimum is None else f"an int >= {minimum}")
-    if minimum is not None and value < minimum:
-        raise _invalid(name, value, f"an int >= {minimum}")
+def check_int(
+    name: str, value: Any, *, low: Optional[int] = None, high: Optional[int] = None
+) -> int:
+    """``value`` if it is an int (not a bool) in ``[low, high]``."""
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    if not ok or (low is not None and value < low) or (high is not None and value > high):
+        bounds = []
+        if low is not None:
+            bounds.append(f"at least {low}")
+        if high is not None:
+            bounds.append(f"at most {high}")
+        invalid(name, value, "an integer" + (" of " + " and ".join(bounds) if bounds else ""))
     return value
 
 
 def check_float(
-    name: str, value: Any, *, minimum: Optional[float] = None, below: Optional[float] = None
+    name: str,
+    value: Any,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
 ) -> float:
-    """``value`` as a float if it is a finite number with ``minimum <= value < below``."""
-    ok = not isinstance(value, bool) and isinstance(value, (int, float))
-    expected = "a finite number"
-    if minimum is not None:
-        expected += f" >= {minimum}"
-    if below is not None:
-        expected += f" and < {below}" if minimum is not None else f" < {below}"
-    if not ok or not math.isfinite(value):
-        raise _invalid(name, value, expected)
-    if (minimum is not None and value < minimum) or (below is not None and value >= below):
-        raise _invalid(name, value, expected)
+    """``value`` as a float if it is a finite number in ``[low, high]`` (an open end with
+    ``low_open`` / ``high_open``)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if (
+        not ok
+        or value < low
+        or value > high
+        or (low_open and value == low)
+        or (high_open and value == high)
+    ):
+        bounds = []
+        if math.isfinite(low):
+            bounds.append(f"greater than {low}" if low_open else f"at least {low}")
+        if math.isfinite(high):
+            bounds.append(f"less than {high}" if high_open else f"at most {high}")
+        invalid(name, value, "a finite number" + (" " + " and ".join(bounds) if bounds else ""))
     return float(value)
 
 
 def check_bool(name: str, value: Any) -> bool:
     """``value`` if it is True or False (not 0/1 or a string)."""
     if not isinstance(value, bool):
-        raise _invalid(name, value, "true or false")
+        invalid(name, value, "true or false")
     return value
 
 
-def check_choice(name: str, value: Any, choices: Collection[str]) -> str:
+def check_choice(name: str, value: Any, choices: Collection[Any]) -> Any:
     """``value`` if it is one of ``choices``."""
     if value not in choices:
-        raise _invalid(name, value, "one of " + ", ".join(repr(c) for c in choices))
+        invalid(name, value, "one of " + ", ".join(repr(c) for c in choices))
     return value

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ElmoInputError, Errors
+from ..validation import check_float
 
 
 class ScalarMix(nn.Module):
@@ -41,8 +42,7 @@ class ScalarMix(nn.Module):
         if len(weights) != n_layers:
             raise ElmoInputError(Errors.E108.format(expected=n_layers, found=len(weights)))
         for name, p in (("layer_dropout", layer_dropout), ("dropout", dropout)):
-            if not 0.0 <= p < 1.0:
-                raise ElmoInputError(Errors.E110.format(name=name, value=p, expected="0 <= p < 1"))
+            check_float(name, p, low=0.0, high=1.0, high_open=True)
         self.n_layers = n_layers
         self.layer_norm = layer_norm
         self.layer_dropout = layer_dropout
