@@ -7,6 +7,7 @@ window of sentences by length (``zero``/``warm``), and no autograd graph is buil
 """
 
 import json
+import threading
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -20,6 +21,7 @@ from .errors import ElmoInputError, Errors, Warnings
 from .pytorch.bilm import ELMoBiLM
 from .pytorch.char_ids import check_sentences, tokens_to_ids
 from .pytorch.config import ELMoConfig
+from .pytorch.fork_safety import register_fork_handler
 from .pytorch.lstm import LSTMState, precision_dtype
 from .pytorch.state import (
     StatefulRows,
@@ -32,6 +34,10 @@ from .util import cpu_has_bf16_gemm, default_model_paths, warmup_text
 
 PathLike = Union[str, Path]
 OUTPUT_FORMATS = ("all", "top", "average")
+
+# Workers of nlp.pipe(n_process=...) are forked by default on Linux: run torch with one
+# thread there, or they hang on the parent's OpenMP pool (see pytorch/fork_safety.py).
+register_fork_handler()
 
 
 class ElmoEmbedder:
@@ -49,6 +55,13 @@ class ElmoEmbedder:
     ``precision="bfloat16"`` (opt-in) runs the biLSTM's matrix products in bfloat16: about
     2.8x faster at the full size where the CPU has bfloat16 GEMMs, not exact (about 0.3%
     relative). The char CNN, the states and the outputs stay float32.
+
+    Thread safety: one embedder may be called from several threads at once. The word-type
+    cache is guarded by a lock (held while the char CNN runs for the words it misses; cache
+    hits are cheap), and the biLSTMs of different threads run in parallel, since they share
+    only read-only weights. With ``state="stateful"`` the whole batch runs under the lock,
+    because every batch reads and writes the carried states; which thread's batch comes
+    first is then up to the scheduler.
     """
 
     def __init__(
@@ -128,6 +141,8 @@ class ElmoEmbedder:
         self.bilm = bilm
         self.state = state
         self.cache_size = cache_size
+        # Guards the word-type cache and the stateful rows (see the class docstring).
+        self._lock = threading.RLock()
         self._cache_index: "OrderedDict[str, int]" = OrderedDict()
         self._cache_rows: Optional[Tensor] = None
         self._stateful = StatefulRows()
@@ -156,12 +171,24 @@ class ElmoEmbedder:
 
     def reset_states(self) -> None:
         """Forget the carried states of ``state="stateful"``."""
-        self._stateful.reset()
+        with self._lock:
+            self._stateful.reset()
 
     def clear_cache(self) -> None:
         """Forget cached char-CNN vectors (needed only if the biLM's weights change)."""
-        self._cache_index.clear()
-        self._cache_rows = None
+        with self._lock:
+            self._cache_index.clear()
+            self._cache_rows = None
+
+    # A lock can be neither pickled nor deep-copied: copies get their own.
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     # --- embedding -----------------------------------------------------------------------
     @torch.no_grad()
@@ -178,8 +205,16 @@ class ElmoEmbedder:
         if B == 0:
             empty = torch.zeros(self.n_layers, 0, 0, self.output_dim, device=self.device)
             return empty, torch.zeros(0, 0, dtype=torch.bool, device=self.device)
+        if self.state == "stateful":
+            with self._lock:  # take, run and update the carried states as one step
+                return self._contextualize(batch, lengths, T)
+        return self._contextualize(batch, lengths, T)
+
+    def _contextualize(
+        self, batch: Sequence[Sequence[str]], lengths: Tensor, T: int
+    ) -> Tuple[Tensor, Tensor]:
         token_emb = self._token_vectors(batch, T)
-        state = self._initial_state(B)
+        state = self._initial_state(len(batch))
         out = self.bilm.contextualize(
             token_emb, lengths.to(self.device), state, matmul_dtype=self._matmul_dtype
         )
@@ -324,6 +359,13 @@ class ElmoEmbedder:
         """Char-CNN vectors of distinct words, through the bounded LRU cache. *(U, P)*"""
         if self.cache_size < len(words):
             return self._run_char_cnn(words)
+        # Under the lock: another thread could otherwise read a row that is reserved but not
+        # yet written, evict rows this call is about to read, or claim the same free rows.
+        # The result is a copy (index_select), so it stays valid once the lock is released.
+        with self._lock:
+            return self._cached_type_vectors(words)
+
+    def _cached_type_vectors(self, words: List[str]) -> Tensor:
         P = self.config.lstm.projection_dim
         if self._cache_rows is None:
             self._cache_rows = torch.zeros(self.cache_size, P, device=self.device)

@@ -106,6 +106,39 @@ class Errors(metaclass=ErrorsWithCodes):
     )
     E011 = "The dataset '{key}' in '{path}' has dtype {dtype}; expected a floating point type."
 
+    # --- E012-E029: security and reliability of model files ------------------------------
+    E012 = (
+        "The {what} '{path}' is a directory. Pass the file itself, usually '{name}' inside "
+        "that directory."
+    )
+    E013 = (
+        "The {what} '{path}' is a symbolic link loop (it points, through other links, back to "
+        "itself). Point the link at the real file, or pass the file's own path."
+    )
+    E014 = (
+        "The {what} '{path}' cannot be read ({error}). Give this process read permission on "
+        "the file (and search permission on its folders), or copy it somewhere readable."
+    )
+    E015 = (
+        "The {what} '{path}' is not a regular file (a FIFO, socket or device), which could "
+        "block or never end. Pass the model file itself."
+    )
+    E016 = (
+        "The weights file '{path}' has {kind} at '{key}'. Weights files hold plain datasets "
+        "only; a link or external storage could read data from outside the file, so it is "
+        "refused. Re-export the weights (e.g. load them with h5py and write plain datasets)."
+    )
+    E017 = (
+        "The weights file '{path}' has the dataset '{key}', but the options say {setting}, so "
+        "it would be silently ignored. options.json and weights.hdf5 do not match: use the "
+        "options.json published with these weights{hint}."
+    )
+    E018 = (
+        "The options describe a biLM with {n_params:,} parameters ({gib:.1f} GiB in float32), "
+        "more than the {limit:,} this package loads (the largest published ELMo has 94 "
+        "million). The options file is corrupt or not an ELMo options.json."
+    )
+
     # --- E1xx: model input and runtime --------------------------------------------------
     E101 = (
         "Character ids must have shape (batch, n_tokens, {n_chars}), got {shape}. Use "

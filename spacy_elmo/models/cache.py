@@ -3,9 +3,13 @@
 Keys hash everything the layers depend on: the token strings and the sentence boundaries.
 The bound is in tokens (memory = tokens * (L + 1) * 2P * 4 bytes). Cached arrays are made
 read-only, because the same array is handed out again in later epochs.
+
+One cache may be used from several threads: every operation holds a lock (they are dict
+operations, so the lock is never held for long).
 """
 
 import hashlib
+import threading
 from collections import OrderedDict
 from typing import Optional
 
@@ -34,18 +38,20 @@ class LayerCache:
         self.hits = 0
         self.misses = 0
         self._data: "OrderedDict[bytes, np.ndarray]" = OrderedDict()
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._data)
 
     def get(self, key: bytes) -> Optional[np.ndarray]:
-        value = self._data.get(key)
-        if value is None:
-            self.misses += 1
-            return None
-        self._data.move_to_end(key)
-        self.hits += 1
-        return value
+        with self._lock:
+            value = self._data.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self._data.move_to_end(key)
+            self.hits += 1
+            return value
 
     def put(self, key: bytes, layers: np.ndarray) -> np.ndarray:
         """Store ``layers`` (made read-only) and return it."""
@@ -53,16 +59,28 @@ class LayerCache:
         if self.max_tokens <= 0 or n > self.max_tokens:
             return layers
         layers.flags.writeable = False
-        old = self._data.pop(key, None)
-        if old is not None:
-            self.n_tokens -= old.shape[1]
-        self._data[key] = layers
-        self.n_tokens += n
-        while self.n_tokens > self.max_tokens:
-            _, evicted = self._data.popitem(last=False)
-            self.n_tokens -= evicted.shape[1]
-        return layers
+        with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None:
+                self.n_tokens -= old.shape[1]
+            self._data[key] = layers
+            self.n_tokens += n
+            while self.n_tokens > self.max_tokens:
+                _, evicted = self._data.popitem(last=False)
+                self.n_tokens -= evicted.shape[1]
+            return layers
 
     def clear(self) -> None:
-        self._data.clear()
-        self.n_tokens = 0
+        with self._lock:
+            self._data.clear()
+            self.n_tokens = 0
+
+    # A lock can be neither pickled nor deep-copied: copies get their own.
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()

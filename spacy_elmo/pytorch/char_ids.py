@@ -4,6 +4,7 @@ Every token becomes 50 ids: begin-of-word, at most 48 UTF-8 bytes, end-of-word, 
 all shifted by +1 so that 0 can mean "no token here" (a padding position).
 """
 
+import re
 from functools import lru_cache
 from typing import List, Sequence
 
@@ -36,14 +37,39 @@ BOS_IDS: List[int] = _special(_BOS_CHAR)
 EOS_IDS: List[int] = _special(_EOS_CHAR)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_surrogates(text: str) -> str:
+    """``text`` with surrogate code points made encodable: a high-low pair (as left by
+    UTF-16 or JSON ``\\ud83d\\ude00`` escapes) becomes its character, a lone surrogate
+    becomes U+FFFD, the replacement character, as an undecodable byte does when text is
+    read with ``errors="replace"``. Other text is returned unchanged.
+
+    spaCy's tokenizer raises ``UnicodeEncodeError`` on lone surrogates: clean text from
+    untrusted sources with this before ``nlp(text)``.
+    """
+    if not _SURROGATE.search(text):
+        return text
+    paired = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+    return _SURROGATE.sub("\ufffd", paired)
+
+
+def _utf8(token: str) -> bytes:
+    try:
+        return token.encode("utf-8")
+    except UnicodeEncodeError:  # surrogates: see replace_surrogates
+        return replace_surrogates(token).encode("utf-8")
+
+
 @lru_cache(maxsize=65536)
 def _token_ids(token: str) -> tuple:
     if token == BOS_TOKEN:
         return tuple(BOS_IDS)
     if token == EOS_TOKEN:
         return tuple(EOS_IDS)
-    # Bytes are the unit; lone surrogates are dropped; a multi-byte character may be cut.
-    data = token.encode("utf-8", "ignore")[: MAX_CHARS - 2]
+    # Bytes are the unit; a multi-byte character may be cut.
+    data = _utf8(token)[: MAX_CHARS - 2]
     ids = [_PAD_CHAR + 1] * MAX_CHARS
     ids[0] = _BOW_CHAR + 1
     ids[1 : len(data) + 1] = [b + 1 for b in data]

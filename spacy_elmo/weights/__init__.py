@@ -1,9 +1,18 @@
 """Reading and writing the original bilm-tf / AllenNLP files."""
 
-from .hdf5 import expected_shapes, iter_weights, load_bilm, load_weights, read_weights, save_weights
+from .hdf5 import (
+    check_weights,
+    expected_shapes,
+    iter_weights,
+    load_bilm,
+    load_weights,
+    read_weights,
+    save_weights,
+)
 from .options import config_from_dict, config_to_dict, load_options, save_options
 
 __all__ = [
+    "check_weights",
     "expected_shapes",
     "iter_weights",
     "load_bilm",

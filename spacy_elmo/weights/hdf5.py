@@ -13,6 +13,7 @@ import torch
 from ..errors import ElmoFormatError, ElmoInputError, Errors
 from ..pytorch.bilm import ELMoBiLM
 from ..pytorch.config import ELMoConfig
+from .files import check_model_file
 
 
 def _lstm_prefix(direction: int, layer: int) -> str:
@@ -42,62 +43,142 @@ def expected_shapes(config: ELMoConfig) -> Dict[str, Tuple[int, ...]]:
     return shapes
 
 
+#: Most parameters a biLM may have before anything is allocated: 8 GiB of float32, 20x the
+#: largest published ELMo (94 million). Bounds what a crafted options.json can ask for.
+MAX_PARAMETERS = 2**31
+
+
+def check_size(config: ELMoConfig) -> None:
+    """Raise E018 for a config whose parameters would not fit any sane memory budget."""
+    n = config.n_parameters()
+    if n > MAX_PARAMETERS:
+        raise ElmoFormatError(
+            Errors.E018.format(n_params=n, gib=n * 4 / 2**30, limit=MAX_PARAMETERS)
+        )
+
+
 def _open(path: Path):
     import h5py
 
-    if not path.is_file():
-        raise ElmoFormatError(Errors.E001.format(what="weights file", path=path))
+    check_model_file(path, what="weights file", name="weights.hdf5")
     try:
         return h5py.File(path, "r")
     except OSError as e:
         raise ElmoFormatError(Errors.E002.format(path=path, error=e)) from None
 
 
-def iter_weights(config: ELMoConfig, path: Union[str, Path]) -> Iterator[Tuple[str, np.ndarray]]:
-    """Check every dataset that ``config`` needs, then read them one at a time (so loading
-    never holds a second full copy of the weights).
+def _check_links(f, path: Path, key: str) -> None:
+    """Refuse soft and external links on the way to ``key``: each path component must be a
+    hard link (checked without following it, so an external file is never opened)."""
+    import h5py
 
-    :returns: ``(dataset name, float32 array in the file's layout)`` pairs.
-    :raises ElmoFormatError: For a missing, non-HDF5, truncated, mismatched or corrupt file.
-    """
-    path = Path(path)
+    parts = key.split("/")
+    for i in range(1, len(parts) + 1):
+        prefix = "/".join(parts[:i])
+        link = f.get(prefix, getlink=True)
+        if link is None:
+            return  # missing: reported by the caller
+        if not isinstance(link, h5py.HardLink):
+            kind = "an external link" if isinstance(link, h5py.ExternalLink) else "a soft link"
+            raise ElmoFormatError(Errors.E016.format(path=path, kind=kind, key=prefix))
+
+
+def _check_dataset(f, path: Path, key: str, shape: Tuple[int, ...]):
+    """The dataset ``key``, checked for kind, storage, shape and dtype (nothing read)."""
+    dataset = f[key]
+    if not hasattr(dataset, "shape"):
+        raise ElmoFormatError(
+            Errors.E004.format(path=path, key=key, found="a group", expected=shape)
+        )
+    if dataset.is_virtual or dataset.external:
+        kind = "a virtual dataset" if dataset.is_virtual else "external raw storage"
+        raise ElmoFormatError(Errors.E016.format(path=path, kind=kind, key=key))
+    if tuple(dataset.shape) != shape:
+        raise ElmoFormatError(
+            Errors.E004.format(path=path, key=key, found=tuple(dataset.shape), expected=shape)
+        )
+    if dataset.dtype.kind != "f":
+        raise ElmoFormatError(Errors.E011.format(path=path, key=key, dtype=dataset.dtype))
+    return dataset
+
+
+def _check_unused(f, path: Path, config: ELMoConfig) -> None:
+    """Refuse a file with more LSTM layers, highway layers or filters than ``config``: the
+    extra weights would be ignored without a word (a missing ``n_layers`` means 1)."""
+    c, l = config.char_cnn, config.lstm
+    extra = (
+        (f"{_lstm_prefix(0, l.n_layers)}/W_0", f"n_layers {l.n_layers}", " (set lstm.n_layers"),
+        (f"CNN_high_{c.n_highway}/W_carry", f"n_highway {c.n_highway}", ""),
+        (f"CNN/W_cnn_{len(c.filters)}", f"{len(c.filters)} filters", ""),
+    )
+    for key, setting, hint in extra:
+        _check_links(f, path, key)
+        if key in f:
+            if hint:
+                hint = f"{hint}; a missing n_layers means 1, as in bilm-tf)"
+            raise ElmoFormatError(
+                Errors.E017.format(path=path, key=key, setting=setting, hint=hint)
+            )
+
+
+def _checked_datasets(f, path: Path, config: ELMoConfig) -> Dict[str, object]:
+    """Every dataset that ``config`` needs, checked; absent optional ones left out."""
     shapes = expected_shapes(config)
     F, P = config.char_cnn.n_filters, config.lstm.projection_dim
+    present = {}
+    for key, shape in shapes.items():
+        _check_links(f, path, key)
+        if key not in f:
+            if key.startswith("CNN_proj/") and F == P:
+                # bilm-tf only writes the projection when F != P: identity then.
+                continue
+            lstm = config.lstm
+            desc = (
+                f"dim {lstm.dim}, projection_dim {lstm.projection_dim}, "
+                f"n_layers {lstm.n_layers}, n_highway {config.char_cnn.n_highway}, "
+                f"{len(config.char_cnn.filters)} filters"
+            )
+            raise ElmoFormatError(Errors.E003.format(path=path, key=key, config=desc))
+        present[key] = _check_dataset(f, path, key, shape)
+    _check_unused(f, path, config)
+    return present
+
+
+def check_weights(config: ELMoConfig, path: Union[str, Path]) -> None:
+    """Check a weights file against ``config`` without reading any weights or allocating
+    the model: size bounds, links, presence, shapes and dtypes of every dataset, and no
+    unused layers. Run before a biLM is built, so a wrong or hostile options.json fails
+    with a coded error instead of allocating what it asks for.
+
+    :raises ElmoFormatError: For the first problem found.
+    """
+    check_size(config)
+    path = Path(path)
     with _open(path) as f:
-        present = {}
-        for key, shape in shapes.items():
-            if key not in f:
-                if key.startswith("CNN_proj/") and F == P:
-                    # bilm-tf only writes the projection when F != P: identity then.
-                    continue
-                lstm = config.lstm
-                desc = (
-                    f"dim {lstm.dim}, projection_dim {lstm.projection_dim}, "
-                    f"n_layers {lstm.n_layers}, n_highway {config.char_cnn.n_highway}, "
-                    f"{len(config.char_cnn.filters)} filters"
-                )
-                raise ElmoFormatError(Errors.E003.format(path=path, key=key, config=desc))
-            dataset = f[key]
-            if not hasattr(dataset, "shape"):
-                raise ElmoFormatError(
-                    Errors.E004.format(path=path, key=key, found="a group", expected=shape)
-                )
-            if tuple(dataset.shape) != shape:
-                raise ElmoFormatError(
-                    Errors.E004.format(
-                        path=path, key=key, found=tuple(dataset.shape), expected=shape
-                    )
-                )
-            if dataset.dtype.kind != "f":
-                raise ElmoFormatError(Errors.E011.format(path=path, key=key, dtype=dataset.dtype))
-            present[key] = dataset
+        _checked_datasets(f, path, config)
+
+
+def iter_weights(config: ELMoConfig, path: Union[str, Path]) -> Iterator[Tuple[str, np.ndarray]]:
+    """Check every dataset that ``config`` needs (see :func:`check_weights`), then read them
+    one at a time (so loading never holds a second full copy of the weights).
+
+    :returns: ``(dataset name, float32 array in the file's layout)`` pairs.
+    :raises ElmoFormatError: For a missing, non-HDF5, truncated, mismatched or corrupt file
+        (a checksum mismatch in a file written by :func:`save_weights` included).
+    """
+    check_size(config)
+    path = Path(path)
+    shapes = expected_shapes(config)
+    P = config.lstm.projection_dim
+    with _open(path) as f:
+        present = _checked_datasets(f, path, config)
         for key in shapes:
             if key not in present:
                 eye = key.endswith("W_proj")
                 yield key, np.eye(P, dtype=np.float32) if eye else np.zeros(P, dtype=np.float32)
                 continue
             try:
-                value = np.asarray(present[key][...], dtype=np.float32)
+                value = np.asarray(present[key][...], dtype=np.float32)  # type: ignore[index]
             except (OSError, RuntimeError, ValueError, KeyError) as e:
                 raise ElmoFormatError(Errors.E009.format(path=path, key=key, error=e)) from None
             bad = int(value.size - np.isfinite(value).sum())
@@ -174,7 +255,9 @@ def save_weights(bilm: ELMoBiLM, path: Union[str, Path]) -> None:
     """Write ``bilm``'s weights as a bilm-tf weights.hdf5 that AllenNLP loads.
 
     The file is written next to ``path`` and moved into place, so a crash never leaves a
-    half-written file behind.
+    half-written file behind. Every dataset carries HDF5's Fletcher-32 checksum, which HDF5
+    verifies on every read (here, in AllenNLP and in any h5py program), so flipped bytes in
+    the weights fail to load instead of giving wrong vectors.
     """
     import h5py
 
@@ -200,8 +283,15 @@ def save_weights(bilm: ELMoBiLM, path: Union[str, Path]) -> None:
         for name, value in arrays.items():
             if isinstance(value, dict):
                 value = np.concatenate([value["rows_input"], value["rows_recurrent"]])
-            f.create_dataset(name, data=np.ascontiguousarray(value, dtype="<f4"))
+            data = np.ascontiguousarray(value, dtype="<f4")
+            f.create_dataset(name, data=data, chunks=_chunks(data), fletcher32=True)
     tmp.replace(path)
+
+
+def _chunks(data: np.ndarray) -> Union[Tuple[int, ...], bool]:
+    # One chunk per dataset, read in one go; HDF5's automatic chunking where one chunk
+    # cannot hold it (a chunk is at most 4 GiB and has no empty dimension).
+    return data.shape if all(data.shape) and data.nbytes < 2**31 else True
 
 
 def load_bilm(
@@ -219,6 +309,7 @@ def load_bilm(
     from .options import load_options
 
     config = load_options(options_file)
+    check_weights(config, weight_file)  # before allocating what the options ask for
     bilm = ELMoBiLM(config)
     load_weights(bilm, weight_file)
     bilm = bilm.to(_device(device))

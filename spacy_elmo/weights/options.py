@@ -1,12 +1,14 @@
 """options.json <-> :class:`ELMoConfig`, validated with coded errors (docs/format.md §2)."""
 
 import json
+import math
 import warnings
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
 from ..errors import ElmoFormatError, Errors, Warnings
 from ..pytorch.config import CharCNNConfig, ELMoConfig, LSTMConfig
+from .files import check_model_file
 
 #: Keys that bilm-tf dumps for training; inference ignores them silently.
 TRAINING_KEYS = {
@@ -24,6 +26,8 @@ TRAINING_KEYS = {
     "share_embedding_softmax",
     "spacy_elmo",
 }
+#: An options.json is under 1 kB; anything over this is not one (and is not read into memory).
+MAX_OPTIONS_BYTES = 1 << 20
 _LSTM_KEYS = {"dim", "projection_dim", "n_layers", "cell_clip", "proj_clip", "use_skip_connections"}
 _CNN_KEYS = {
     "embedding",
@@ -35,9 +39,28 @@ _CNN_KEYS = {
 }
 
 
-def _clip(value: Any) -> Any:
+def _clip(value: Any, key: str) -> Any:
     # bilm-tf and AllenNLP test truthiness: null and 0 both mean "no clipping".
-    return None if value is None or (value == 0 and not isinstance(value, bool)) else value
+    if value is None or (value == 0 and not isinstance(value, bool)):
+        return None
+    # Python's json reads NaN and Infinity: a NaN clip makes every vector NaN.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ElmoFormatError(
+            Errors.E007.format(
+                key=key, value=value, expected="a positive finite number, or null for no clipping"
+            )
+        )
+    return value
+
+
+def _section(parent: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+    """The JSON object ``parent[key]``: E006 when missing, E007 when not an object."""
+    if key not in parent:
+        raise ElmoFormatError(Errors.E006.format(key=path))
+    value = parent[key]
+    if not isinstance(value, Mapping):
+        raise ElmoFormatError(Errors.E007.format(key=path, value=value, expected="a JSON object"))
+    return value
 
 
 def config_from_dict(options: Mapping[str, Any]) -> ELMoConfig:
@@ -54,8 +77,8 @@ def config_from_dict(options: Mapping[str, Any]) -> ELMoConfig:
             raise ElmoFormatError(Errors.E006.format(key=path))
         return section[key]
 
-    lstm = get(options, "lstm", "lstm")
-    cnn = get(options, "char_cnn", "char_cnn")
+    lstm = _section(options, "lstm", "lstm")
+    cnn = _section(options, "char_cnn", "char_cnn")
     unknown = (
         (set(options) - {"lstm", "char_cnn"} - TRAINING_KEYS)
         | {f"lstm.{k}" for k in set(lstm) - _LSTM_KEYS}
@@ -63,7 +86,7 @@ def config_from_dict(options: Mapping[str, Any]) -> ELMoConfig:
     )
     if unknown:
         warnings.warn(Warnings.W001.format(keys=", ".join(sorted(unknown))))
-    embedding = get(cnn, "embedding", "char_cnn.embedding")
+    embedding = _section(cnn, "embedding", "char_cnn.embedding")
     filters = get(cnn, "filters", "char_cnn.filters")
     if not isinstance(filters, list) or not all(isinstance(f, (list, tuple)) for f in filters):
         raise ElmoFormatError(
@@ -87,8 +110,8 @@ def config_from_dict(options: Mapping[str, Any]) -> ELMoConfig:
             dim=get(lstm, "dim", "lstm.dim"),
             projection_dim=get(lstm, "projection_dim", "lstm.projection_dim"),
             n_layers=lstm.get("n_layers", 1),  # bilm-tf's default
-            cell_clip=_clip(lstm.get("cell_clip")),
-            proj_clip=_clip(lstm.get("proj_clip")),
+            cell_clip=_clip(lstm.get("cell_clip"), "lstm.cell_clip"),
+            proj_clip=_clip(lstm.get("proj_clip"), "lstm.proj_clip"),
             use_skip_connections=get(lstm, "use_skip_connections", "lstm.use_skip_connections"),
         ),
     )
@@ -123,12 +146,14 @@ def load_options(path: Union[str, Path]) -> ELMoConfig:
     :raises ElmoFormatError: With a coded message for a missing file, bad JSON, missing keys
         or impossible values.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ElmoFormatError(Errors.E001.format(what="options file", path=path))
+    path = check_model_file(path, what="options file", name="options.json")
+    if path.stat().st_size > MAX_OPTIONS_BYTES:
+        raise ElmoFormatError(
+            Errors.E005.format(path=path, error=f"{path.stat().st_size:,} bytes, too large")
+        )
     try:
         options = json.loads(path.read_text(encoding="utf8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ElmoFormatError(Errors.E005.format(path=path, error=e)) from None
     return config_from_dict(options)
 

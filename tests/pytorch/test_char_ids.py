@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 
 from spacy_elmo.errors import ElmoInputError
-from spacy_elmo.pytorch.char_ids import BOS_IDS, EOS_IDS, batch_to_ids, token_to_char_ids
+from spacy_elmo.pytorch.char_ids import (
+    BOS_IDS,
+    EOS_IDS,
+    batch_to_ids,
+    replace_surrogates,
+    token_to_char_ids,
+)
 
 from ..conftest import SKIP
 
@@ -29,8 +35,14 @@ def test_documented_examples():
     assert len(ids) == 50 and ids[-1] == 260 and ids[1:49] == [196, 170] * 24
 
 
-def test_lone_surrogates_are_dropped():
-    assert token_to_char_ids("a\ud800b") == token_to_char_ids("ab")
+def test_surrogates_become_characters_or_the_replacement_character():
+    # A lone surrogate is U+FFFD (as an undecodable byte read with errors="replace").
+    assert token_to_char_ids("a\ud800b") == token_to_char_ids("a\ufffdb")
+    assert token_to_char_ids("\udcff") == token_to_char_ids("\ufffd")
+    # A high-low pair is the character it encodes in UTF-16.
+    assert token_to_char_ids("\ud83d\ude00") == token_to_char_ids("\U0001f600")
+    assert replace_surrogates("x\ude00\ud83d") == "x\ufffd\ufffd"
+    assert replace_surrogates("plain") == "plain"
 
 
 def test_padding_is_zero():
