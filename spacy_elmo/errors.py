@@ -91,7 +91,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "and 'char_cnn' (embedding.dim, filters, n_highway, n_characters, "
         "max_characters_per_token, activation)."
     )
-    E007 = "Invalid value for '{key}': {value!r}. Expected {expected}."
+    # E007 (an invalid value in options.json) is E110.
     E008 = (
         "Unknown preset '{name}'. Available presets: {names}. Or pass explicit "
         "options.json settings."
