@@ -274,50 +274,35 @@ class ElmoEmbedder:
         forget_sentences: bool = False,
         use_sentence_keys: bool = False,
         progress: bool = True,
+        *,
+        overwrite: bool = False,
+        encoding: str = "utf-8",
+        chunk_size: int = 4096,
     ) -> int:
-        """Embed a file of one whitespace-tokenized sentence per line into HDF5, in the
-        layout of AllenNLP's ``elmo`` command: one dataset per line keyed ``str(index)`` (or
-        the sentence with ``use_sentence_keys``), and ``sentence_to_index`` unless
-        ``forget_sentences``. All lines are read first (so that every empty line or duplicate
-        key is reported before any work); vectors are embedded and written one pool at a time,
-        so memory holds one pool of vectors, not the whole file's.
+        """Embed a file of one whitespace-tokenized sentence per line (``"-"``: stdin) into
+        HDF5, in the layout of AllenNLP's ``elmo`` command: one dataset per line keyed
+        ``str(index)`` (or the sentence with ``use_sentence_keys``), and ``sentence_to_index``
+        unless ``forget_sentences``. Streams in bounded memory, writes under a temporary name
+        and resumes an interrupted run: see :func:`spacy_elmo.corpus.embed_corpus`.
 
+        :param overwrite: Replace ``output_file_path`` if it is already a complete result.
+        :param encoding: Encoding of the input (an undecodable line is an error).
+        :param chunk_size: Lines per resumable unit of work.
         :returns: Number of sentences written.
         """
-        import h5py
+        from .corpus import EmbedSettings, embed_corpus
 
-        if output_format not in OUTPUT_FORMATS:
-            raise ElmoInputError(Errors.E105.format(value=output_format))
-        lines = _read_lines(input_file)
-        empty = [i for i, line in enumerate(lines) if not line]
-        if empty:
-            raise ElmoInputError(Errors.E106.format(lines=", ".join(map(str, empty[:20]))))
-        if use_sentence_keys:
-            seen = set()
-            for line in lines:
-                if line in seen:
-                    raise ElmoInputError(Errors.E107.format(sentence=line))
-                seen.add(line)
-        bar = _progress(len(lines), progress)
-        output_file_path = Path(output_file_path)
-        with h5py.File(output_file_path, "w") as out:
-            tokens = (line.split() for line in lines)
-            for i, layers in enumerate(self.embed_sentences(tokens, batch_size=batch_size)):
-                if output_format == "top":
-                    layers = layers[-1]
-                elif output_format == "average":
-                    layers = layers.mean(axis=0)
-                key = lines[i].replace("/", "$SLASH$") if use_sentence_keys else str(i)
-                out.create_dataset(key, data=layers, dtype="float32")
-                if bar is not None:
-                    bar.update(1)
-            if not (forget_sentences or use_sentence_keys):
-                index = {line: str(i) for i, line in enumerate(lines)}
-                ds = out.create_dataset("sentence_to_index", (1,), dtype=h5py.string_dtype())
-                ds[0] = json.dumps(index)
-        if bar is not None:
-            bar.close()
-        return len(lines)
+        settings = EmbedSettings(
+            output_format=output_format,
+            batch_size=batch_size,
+            forget_sentences=forget_sentences,
+            use_sentence_keys=use_sentence_keys,
+            chunk_size=chunk_size,
+            encoding=encoding,
+            overwrite=overwrite,
+            progress=progress,
+        )
+        return embed_corpus(input_file, output_file_path, load=lambda: self, settings=settings)
 
     # --- internals -----------------------------------------------------------------------
     def _initial_state(self, batch_size: int) -> Optional[LSTMState]:
@@ -389,24 +374,3 @@ class ElmoEmbedder:
 
 def _device_of(bilm: ELMoBiLM) -> torch.device:
     return bilm.char_cnn.proj_weight.device
-
-
-def _read_lines(input_file: Union[PathLike, IO[str]]) -> List[str]:
-    if isinstance(input_file, (str, Path)):
-        path = Path(input_file)
-        if not path.is_file():
-            raise ElmoInputError(Errors.E001.format(what="input file", path=path))
-        with path.open(encoding="utf8", errors="replace") as f:
-            return [line.strip() for line in f]
-    with input_file:
-        return [line.strip() for line in input_file]
-
-
-def _progress(total: int, enabled: bool):
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, unit="sent", desc="embedding")

@@ -54,6 +54,12 @@ class Warnings(metaclass=ErrorsWithCodes):
     )
     W011 = "Could not fetch '{name}' from {source} ({error}); trying the mirror {mirror}."
 
+    # --- W015-W019: corpus embedding (``embed``) -----------------------------------------
+    W015 = (
+        "Resuming the unfinished run in '{path}': {done} of its chunks are already embedded "
+        "and are kept."
+    )
+
     # --- W020-W024: settings ----------------------------------------------------------------
     W020 = (
         "The biLM's device is {device!r}, which this machine does not have ({reason}); it runs "
@@ -381,4 +387,50 @@ class Errors(metaclass=ErrorsWithCodes):
     E416 = (
         "{url} sent more bytes than announced ({got} > {expected}). Nothing was kept; the "
         "server or a proxy altered the file."
+    )
+
+    # --- E501-E549: corpus embedding (``embed``) -----------------------------------------
+    E501 = (
+        "Line {line} of {source} is not valid {encoding} ({error}). Re-encode the file as "
+        "UTF-8 (e.g. `iconv -f latin1 -t utf-8 IN > OUT`), or pass its real encoding with "
+        "--encoding (e.g. --encoding latin-1)."
+    )
+    E502 = (
+        "The output '{path}' already exists and is a complete result. Pass --overwrite to "
+        "replace it (overwrite=True in Python), or choose another output file."
+    )
+    E503 = (
+        "The output '{path}' is the {what} ('{other}'): writing it would destroy that file. "
+        "Choose another output file."
+    )
+    E504 = (
+        "The output folder '{path}' does not exist. Create it first (mkdir -p '{path}') or "
+        "choose an output file in an existing folder."
+    )
+    E505 = "Cannot write the output '{path}': {reason}. Choose a writable output file."
+    E506 = (
+        "'{path}' holds an unfinished run with other settings ({differences}). Re-run with "
+        "the same input, model and options to continue it, or pass --overwrite to discard it "
+        "and start over."
+    )
+    E507 = (
+        "Lines {first}-{last} of the input differ from the ones the unfinished run in "
+        "'{path}' embedded: the input has changed. Restore the input, or pass --overwrite to "
+        "discard the unfinished run and start over."
+    )
+    E508 = (
+        "{what} cannot be split over {world_size} processes. Run it in one process (without "
+        "torchrun, or with --nproc_per_node 1)."
+    )
+    E509 = (
+        "--device {device} was requested, but {reason}. Use --device cpu, or run on a "
+        "machine with a CUDA GPU and a CUDA build of torch."
+    )
+    E510 = (
+        "Unusable encoding {value!r}. Use a Python codec that writes newlines as ASCII, "
+        "such as utf-8 (default), latin-1 or cp1252; convert UTF-16/32 files to UTF-8 first."
+    )
+    E511 = (
+        "'{path}' is not a readable unfinished run ({error}). Delete it, or pass --overwrite "
+        "to discard it and start over."
     )

@@ -148,7 +148,7 @@ def test_embed_file_layout(warm, tmp_path, fmt):
 
 def test_embed_file_errors(warm, tmp_path):
     (tmp_path / "in.txt").write_text("a b\n\nc\n", encoding="utf8")
-    with pytest.raises(ElmoInputError, match=r"\[E106\].*1"):
+    with pytest.raises(ElmoInputError, match=r"\[E106\] Line 2 of"):  # counted from 1
         warm.embed_file(tmp_path / "in.txt", tmp_path / "o.hdf5", progress=False)
     (tmp_path / "in.txt").write_text("a b\na b\n", encoding="utf8")
     with pytest.raises(ElmoInputError, match=r"\[E107\]"):

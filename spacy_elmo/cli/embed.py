@@ -1,4 +1,6 @@
-"""``python -m spacy_elmo embed``: the AllenNLP ``elmo`` command, with the same HDF5 layout."""
+"""``python -m spacy_elmo embed``: the AllenNLP ``elmo`` command, with the same HDF5 layout,
+for corpora of any size: streaming, resumable, and split over processes under ``torchrun``.
+"""
 
 from pathlib import Path
 from typing import Optional
@@ -10,50 +12,117 @@ from . import app
 
 @app.command("embed")
 def embed_cli(
-    input_file: Path = typer.Argument(
-        ..., help="Text file, one whitespace-tokenized sentence per line."
-    ),
-    output_file: Path = typer.Argument(..., help="HDF5 file to write."),
+    # fmt: off
+    input_file: str = typer.Argument(..., help="Text file, one whitespace-tokenized sentence per line; '-' reads stdin."),
+    output_file: Path = typer.Argument(..., help="HDF5 file to write (it appears only when complete)."),
     all_layers: bool = typer.Option(False, "--all", help="Write all layers (L+1, n, 2P)."),
     top: bool = typer.Option(False, "--top", help="Write the top layer (n, 2P)."),
     average: bool = typer.Option(False, "--average", help="Write the layer average (n, 2P)."),
-    model: Optional[str] = typer.Option(
-        None, "--model", help="Catalogue name, e.g. original (see `models`; default: embedded)."
-    ),
-    options_file: Optional[str] = typer.Option(
-        None, "--options-file", help="options.json: path, URL or hf:// (default: embedded)."
-    ),
-    weight_file: Optional[str] = typer.Option(
-        None, "--weight-file", help="weights.hdf5: path, URL or hf:// (default: embedded)."
-    ),
-    batch_size: int = typer.Option(64, "--batch-size", min=1),
-    state: str = typer.Option("warm", "--state", help="warm | zero | stateful"),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
-    precision: str = typer.Option(
-        "float32",
-        "--precision",
-        help="float32 (exact) | bfloat16 (biLSTM products in bfloat16: faster, ~0.3% off)",
-    ),
-    forget_sentences: bool = typer.Option(False, "--forget-sentences"),
-    use_sentence_keys: bool = typer.Option(False, "--use-sentence-keys"),
-    no_progress: bool = typer.Option(False, "--no-progress"),
+    model: Optional[str] = typer.Option(None, "--model", help="Catalogue name, e.g. original (see `models`; default: embedded)."),
+    options_file: Optional[str] = typer.Option(None, "--options-file", help="options.json: path, URL or hf:// (default: embedded)."),
+    weight_file: Optional[str] = typer.Option(None, "--weight-file", help="weights.hdf5: path, URL or hf:// (default: embedded)."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Sentences per biLM batch."),
+    state: str = typer.Option("warm", "--state", help="Initial LSTM state: warm | zero | stateful (AllenNLP's; one process only)."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda (under torchrun: cuda:LOCAL_RANK), cuda:1, ..."),
+    precision: str = typer.Option("float32", "--precision", help="float32 (exact) | bfloat16 (biLSTM products in bfloat16: faster, ~0.3% off)"),
+    forget_sentences: bool = typer.Option(False, "--forget-sentences", help="Do not write sentence_to_index."),
+    use_sentence_keys: bool = typer.Option(False, "--use-sentence-keys", help="Key datasets by sentence instead of line index (sentences must be unique)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a complete OUTPUT; discard an unfinished run made with other settings."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Encoding of the input; a line that does not decode is an error."),
+    chunk_size: int = typer.Option(4096, "--chunk-size", min=1, help="Lines per resumable unit of work (rounded up to a multiple of 8 x batch size)."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar on stderr."),
+    # fmt: on
 ) -> None:
-    """Embed every sentence of INPUT_FILE into OUTPUT_FILE."""
-    from ..embedder import ElmoEmbedder
-    from ..hub import resolve_bilm
+    """Embed every sentence of INPUT_FILE into OUTPUT_FILE.
 
+    Re-running the same command after an interruption continues where it stopped. Under
+    `torchrun --nproc_per_node N -m spacy_elmo embed ...` every process embeds its share;
+    the output is the same as with one process.
+    """
     chosen = [name for name, on in (("all", all_layers), ("top", top), ("average", average)) if on]
     if len(chosen) != 1:
         raise typer.BadParameter("choose exactly one of --all, --top, --average")
-    files = resolve_bilm(name=model, options_file=options_file, weight_file=weight_file)
-    embedder = ElmoEmbedder(*files, state=state, device=device, precision=precision)
-    n = embedder.embed_file(
+    run_embed(
         input_file,
         output_file,
         output_format=chosen[0],
+        model=model,
+        options_file=options_file,
+        weight_file=weight_file,
+        batch_size=batch_size,
+        state=state,
+        device=device,
+        precision=precision,
+        forget_sentences=forget_sentences,
+        use_sentence_keys=use_sentence_keys,
+        overwrite=overwrite,
+        encoding=encoding,
+        chunk_size=chunk_size,
+        progress=not no_progress,
+    )
+
+
+def run_embed(
+    input_file: str,
+    output_file: Path,
+    *,
+    output_format: str,
+    model: Optional[str],
+    options_file: Optional[str],
+    weight_file: Optional[str],
+    batch_size: int,
+    state: str,
+    device: str,
+    precision: str,
+    forget_sentences: bool,
+    use_sentence_keys: bool,
+    overwrite: bool,
+    encoding: str,
+    chunk_size: int,
+    progress: bool,
+) -> int:
+    """The plain function behind ``embed``: every check runs before the model loads."""
+    from ..corpus import EmbedSettings, embed_corpus, shard_from_env
+    from ..corpus.shard import check_device, resolve_device
+    from ..embedder import ElmoEmbedder
+    from ..hub import resolve_bilm
+    from ..pytorch.lstm import precision_dtype
+    from ..pytorch.state import check_state_mode
+
+    shard = shard_from_env()
+    requested, device = device, resolve_device(device, shard)
+    check_device(device, requested=requested)
+    check_state_mode(state)
+    precision_dtype(precision)
+    settings = EmbedSettings(
+        output_format=output_format,
         batch_size=batch_size,
         forget_sentences=forget_sentences,
         use_sentence_keys=use_sentence_keys,
-        progress=not no_progress,
+        chunk_size=chunk_size,
+        encoding=encoding,
+        overwrite=overwrite,
+        progress=progress,
     )
-    typer.echo(f"Wrote {n} sentences to {output_file}", err=True)
+    files = None
+    if model is None and not any("://" in str(f) for f in (options_file, weight_file) if f):
+        files = resolve_bilm(options_file=options_file, weight_file=weight_file)  # local: cheap
+    n = embed_corpus(
+        input_file,
+        output_file,
+        load=lambda: ElmoEmbedder(
+            *(
+                files
+                or resolve_bilm(name=model, options_file=options_file, weight_file=weight_file)
+            ),
+            state=state,
+            device=device,
+            precision=precision,
+        ),
+        settings=settings,
+        shard=shard,
+        protected={"options file": files[0], "weight file": files[1]} if files else {},
+    )
+    if shard.is_main:
+        typer.echo(f"Wrote {n} sentences to {output_file}", err=True)
+    return n

@@ -1,0 +1,105 @@
+"""The unfinished-run folder of ``embed``: ``OUTPUT.partial/`` beside OUTPUT.
+
+It holds ``fingerprint.json`` (what the run computes: model, options; not the number of
+processes, which does not change the result) and one ``chunk-NNNNNNNN.h5`` per finished
+chunk of lines. Re-running the same command continues the run; the input is checked chunk by
+chunk against the digests stored in the chunk files.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import torch
+
+from ..errors import ElmoInputError, Errors
+
+#: Bumped when the chunk files change meaning.
+LAYOUT_VERSION = 1
+FINGERPRINT = "fingerprint.json"
+
+
+def partial_dir(output: Path) -> Path:
+    return output.with_name(output.name + ".partial")
+
+
+def model_digest(module: torch.nn.Module) -> str:
+    """sha256 of a module's parameters and buffers (names, shapes, dtypes, values): the
+    same weights give the same digest whatever file or device they came from."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().to("cpu").contiguous()
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype}\0".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+class PartialRun:
+    """The chunk files of one run and the settings they were computed with."""
+
+    def __init__(self, output: Path, fingerprint: Dict[str, Any]):
+        self.dir = partial_dir(output)
+        self.fingerprint = {"layout": LAYOUT_VERSION, **fingerprint}
+
+    def chunk_path(self, index: int) -> Path:
+        return self.dir / f"chunk-{index:08d}.h5"
+
+    def open(self, *, discard: bool, is_main: bool) -> int:
+        """Create the folder or check the one there. ``discard``: start over if its
+        settings differ (--overwrite). Only the main process writes; call
+        :meth:`wait_open` on the others after a barrier.
+
+        :returns: Number of finished chunks found.
+        """
+        if is_main:
+            found = self._read_fingerprint()
+            if found is not None and found != self.fingerprint:
+                if not discard:
+                    raise ElmoInputError(
+                        Errors.E506.format(path=self.dir, differences=self._diff(found))
+                    )
+                self.remove()
+            self.dir.mkdir(exist_ok=True)
+            for stale in self.dir.glob("*.tmp-*"):  # left by a killed process
+                stale.unlink(missing_ok=True)
+            if found != self.fingerprint:
+                _write_json_atomic(self.dir / FINGERPRINT, self.fingerprint)
+        return len(self.finished()) if self.dir.is_dir() else 0
+
+    def check_opened(self) -> None:
+        """For the other processes: the main one has created a matching folder."""
+        if self._read_fingerprint() != self.fingerprint:
+            raise ElmoInputError(
+                Errors.E511.format(path=self.dir, error="its fingerprint is not this run's")
+            )
+
+    def finished(self) -> List[int]:
+        return sorted(int(p.stem.split("-")[1]) for p in self.dir.glob("chunk-*.h5"))
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _read_fingerprint(self) -> Optional[Dict[str, Any]]:
+        path = self.dir / FINGERPRINT
+        if not path.exists():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf8"))
+        except (OSError, ValueError) as e:
+            raise ElmoInputError(Errors.E511.format(path=self.dir, error=e)) from None
+
+    def _diff(self, found: Dict[str, Any]) -> str:
+        keys = sorted(set(found) | set(self.fingerprint))
+        changed = [k for k in keys if found.get(k) != self.fingerprint.get(k)]
+        return ", ".join(
+            f"{k}: {found.get(k)!r} then, {self.fingerprint.get(k)!r} now" for k in changed
+        )
+
+
+def _write_json_atomic(path: Path, data: Dict[str, Any]) -> None:
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf8")
+    os.replace(tmp, path)
