@@ -63,7 +63,6 @@ setup(
         ],
         "spacy_architectures": [
             "spacy-elmo.ElmoLayers.v1 = spacy_elmo.models.layers:build_elmo_layers_v1",
-            "spacy-elmo.ElmoLayers.v2 = spacy_elmo.models.layers:build_elmo_layers_v2",
             "spacy-elmo.ElmoListener.v1 = spacy_elmo.models.listener:build_elmo_listener_v1",
             "spacy-elmo.ScalarMix.v1 = spacy_elmo.models.scalar_mix:build_scalar_mix_v1",
             "spacy-elmo.ElmoTok2Vec.v1 = spacy_elmo.models.tok2vec:build_elmo_tok2vec_v1",

@@ -31,6 +31,7 @@ from .pytorch.state import (
     warm_state,
 )
 from .util import cpu_has_bf16_gemm, default_model_paths, warmup_text
+from .validation import check_int
 
 PathLike = Union[str, Path]
 OUTPUT_FORMATS = ("all", "top", "average")
@@ -92,13 +93,8 @@ class ElmoEmbedder:
         if weight_file is None and looks_like_name(options_file):  # ElmoEmbedder("original")
             options_file, weight_file = resolve_bilm(name=str(options_file))
         if (options_file is None) != (weight_file is None):
-            raise ElmoInputError(
-                Errors.E110.format(
-                    name="options_file/weight_file",
-                    value=(options_file, weight_file),
-                    expected="both files, or neither for the embedded default model",
-                )
-            )
+            given = "options_file" if options_file is not None else "weight_file"
+            raise ElmoInputError(Errors.E402.format(given=f"only {given}"))
         if options_file is None or weight_file is None:  # both None (checked above)
             options_file, weight_file = default_model_paths()
         else:  # URLs and hf:// locations are fetched into the cache
@@ -126,10 +122,7 @@ class ElmoEmbedder:
         return self
 
     def _setup(self, bilm: ELMoBiLM, *, state: str, cache_size: int, precision: str) -> None:
-        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
-            raise ElmoInputError(
-                Errors.E110.format(name="cache_size", value=cache_size, expected="an int >= 0")
-            )
+        check_int("cache_size", cache_size, low=0)
         self._matmul_dtype = precision_dtype(precision)
         if (
             precision == "bfloat16"
@@ -247,10 +240,7 @@ class ElmoEmbedder:
         length before batching (same results, less padding). With ``stateful`` the batches are
         consecutive sentences, as in AllenNLP.
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ElmoInputError(
-                Errors.E110.format(name="batch_size", value=batch_size, expected="an int >= 1")
-            )
+        check_int("batch_size", batch_size, low=1)
         pool_size = batch_size if self.state == "stateful" else 8 * batch_size
         pool: List[Sequence[str]] = []
         for sentence in sentences:

@@ -36,10 +36,10 @@ class Warnings(metaclass=ErrorsWithCodes):
         "any other key."
     )
     W003 = (
-        "An ELMo listener (upstream={upstream!r}) got no layers from an 'elmo' component and is "
-        "linked to none, so it runs the embedded default biLM. If the pipeline's 'elmo' "
-        "component loads other biLM files, put it before this component in the pipeline, keep "
-        "it out of [training] frozen_components, or use nlp.replace_listeners."
+        "An ELMo listener (upstream={upstream!r}) received no layers from its 'elmo' "
+        "component for a training batch and computes them itself through that component's "
+        "biLM: the same vectors, computed twice and not cached. Do not exclude the 'elmo' "
+        "component from nlp.update (or [training] frozen_components)."
     )
     W004 = (
         "precision='bfloat16' was requested on a CPU without bfloat16 instructions "
@@ -87,6 +87,18 @@ class Warnings(metaclass=ErrorsWithCodes):
         "and are kept."
     )
 
+    # --- W020-W024: settings ----------------------------------------------------------------
+    W020 = (
+        "The biLM's device is {device!r}, which this machine does not have ({reason}); it runs "
+        'on the CPU. Set device = "auto" (follow spaCy\'s device) or "cpu" in '
+        "[components.elmo.model] to silence this."
+    )
+    W021 = (
+        "spaCy runs on GPU {index} (thinc's current ops), but torch sees {count} CUDA "
+        "device(s), so the biLM runs on the CPU. Install a CUDA build of torch to run it on "
+        'the GPU, or set device = "cpu" in [components.elmo.model] to silence this.'
+    )
+
 
 class Errors(metaclass=ErrorsWithCodes):
     # --- E0xx: options.json and weights.hdf5 -------------------------------------------
@@ -112,7 +124,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "and 'char_cnn' (embedding.dim, filters, n_highway, n_characters, "
         "max_characters_per_token, activation)."
     )
-    E007 = "Invalid value for '{key}': {value!r}. Expected {expected}."
+    # E007 (an invalid value in options.json) is E110.
     E008 = (
         "Unknown preset '{name}'. Available presets: {names}. Or pass explicit "
         "options.json settings."
@@ -196,7 +208,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "the biLM has output layers (n_layers + 1)."
     )
     E109 = "Device {device!r} is not available: {error}. Use device='cpu'."
-    E110 = "Invalid value for {name}: {value!r}. Expected {expected}."
+    E110 = "Invalid value for '{name}': {value!r}. Expected {expected}."
     E111 = (
         "State tensors have shape {found}; the model expects {expected}. Pass a state "
         "returned by this model (or None for zeros)."
@@ -216,11 +228,7 @@ class Errors(metaclass=ErrorsWithCodes):
     )
 
     # --- E2xx: spaCy integration --------------------------------------------------------
-    E201 = (
-        "The elmo component got options_file={options_file!r} and weight_file="
-        "{weight_file!r}. Give both files of the biLM, or neither for the embedded default "
-        "model."
-    )
+    # E201 (a biLM given by one file only) is E402.
     E202 = (
         "scalar_mix has {found} weights, but the biLM has {n_layers} output layers. Give one "
         "pre-softmax weight per layer (n_layers + 1 of the LSTM), or null for an even average."
@@ -232,12 +240,57 @@ class Errors(metaclass=ErrorsWithCodes):
     E204 = "Unknown input format {value!r}. Use one of: {options}."
     E205 = (
         "The model {name!r} has no ElmoShim: the elmo component and spacy-elmo.BiLMFiles.v1 "
-        "need a 'spacy-elmo.ElmoLayers.v2' (or v1) model. Set the component's model to that "
+        "need a 'spacy-elmo.ElmoLayers.v1' model. Set the component's model to that "
         "architecture, or attach the loader to an elmo component."
     )
     E206 = (
         "The elmo component has a listener {name!r} that is not an ElmoListenerNode, so it "
         "cannot receive layers. Use 'spacy-elmo.ElmoListener.v1' in the downstream model."
+    )
+
+    # --- E207-E239: settings (one owner per setting), listener wiring -------------------
+    E207 = (
+        "The biLM setting {name!r} is given twice with different values: {flat!r} in the "
+        "elmo component's own section (the shorthand [components.elmo] {name}) and {model!r} "
+        "in its model section ([components.elmo.model] {name}). Set it in one place: the "
+        "model section owns the biLM's settings."
+    )
+    E208 = "Unknown settings for {where}: {keys}. Known: {known}."
+    E209 = (
+        "Unknown device {value!r}. Use 'auto' (default: the GPU spaCy uses after "
+        "spacy.require_gpu(N) or `spacy train --gpu-id N`, else the CPU), 'cpu', 'cuda', "
+        "'cuda:N' or 'mps'."
+    )
+    E210 = (
+        "The ELMo listener in component {component!r} listens to upstream={upstream!r}, but "
+        "{problem}. The pipeline has: {components}. Set upstream to the name of an 'elmo' "
+        'component that comes before {component!r} in [nlp] pipeline (or "*" for the '
+        "nearest one), or give the listener its own biLM in a 'layers' section "
+        '(@architectures = "spacy-elmo.ElmoLayers.v1").'
+    )
+    E211 = (
+        "An ELMo listener (upstream={upstream!r}) is linked to no 'elmo' component, so it has "
+        "no biLM layers. Put an 'elmo' component named {upstream!r} before this component in "
+        "[nlp] pipeline and keep it out of [training] frozen_components (it is never trained "
+        "anyway), or give the listener its own biLM in a 'layers' section "
+        '(@architectures = "spacy-elmo.ElmoLayers.v1"; no files: the embedded default '
+        "model)."
+    )
+    E212 = (
+        "The ELMo listener{where} has width {width}, but the biLM's output width (2P) is "
+        "{found}. Set the listener's width to {found} (1024 for the original ELMo models), or "
+        "to null when the downstream model does not read it."
+    )
+    E213 = (
+        "The elmo component's serialized data holds the files {names}; expected exactly "
+        "{expected}. The data is damaged or was not written by spacy-elmo: load pipelines "
+        "only from sources you trust."
+    )
+    E214 = (
+        "The elmo component {name!r} has biLM files in its model section ({options_file!r}, "
+        "{weight_file!r}) and a bilm_loader at [initialize.components.{name}]. Give the files "
+        "in one place: remove the loader, or set options_file and weight_file to null in "
+        "[components.{name}.model]."
     )
 
     # --- E251-E269: init-config and learned mixes ------------------------------------------
@@ -310,7 +363,6 @@ class Errors(metaclass=ErrorsWithCodes):
     )
     E308 = "Unknown settings in {where}: {keys}. Known: {known}."
     E309 = "'{path}' is not a valid JSON pretraining config ({error})."
-    E310 = "Invalid value for '{key}': {value!r}. Expected {expected}."
     E311 = (
         "Cannot resume '{path}' with {found} processes: it was started with {expected}. "
         "Resume with the same --nproc_per_node (each process owns its batch rows and LSTM "

@@ -107,7 +107,7 @@ def test_bad_arguments(tiny_files, warm):
         warm.embed_sentence("not tokenized")
     with pytest.raises(ElmoInputError, match=r"\[E110\]"):
         list(warm.embed_sentences([["a"]], batch_size=0))
-    with pytest.raises(ElmoInputError, match=r"\[E110\]"):
+    with pytest.raises(ElmoInputError, match=r"\[E402\].*only options_file"):
         ElmoEmbedder(tiny_files[0])
     with pytest.raises(ElmoInputError, match=r"\[E114\].*'float16'"):
         ElmoEmbedder(*tiny_files, precision="float16")

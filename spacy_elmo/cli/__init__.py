@@ -32,9 +32,11 @@ from . import senses  # noqa: E402,F401
 def main() -> None:
     """Run the CLI; a coded error (bad input, bad files) is printed without a traceback."""
     from ..errors import ElmoFormatError, ElmoInputError
+    from .hints import cli_shaped, show_cli_warnings
 
+    show_cli_warnings()
     try:
         app()
     except (ElmoFormatError, ElmoInputError) as e:
-        typer.echo(f"Error: {e}", err=True)
+        typer.echo(f"Error: {cli_shaped(str(e))}", err=True)
         raise SystemExit(1)

@@ -18,6 +18,7 @@ import torch
 
 from ..errors import ElmoInputError, Errors, Warnings
 from ..util import warmup_text
+from ..validation import check_int
 from .checks import check_output
 from .progress import Progress
 from .reader import (
@@ -83,11 +84,7 @@ class EmbedSettings:
         if self.output_format not in OUTPUT_FORMATS:
             raise ElmoInputError(Errors.E105.format(value=self.output_format))
         for name in ("batch_size", "chunk_size", "index_piece_bytes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ElmoInputError(
-                    Errors.E110.format(name=name, value=value, expected="an int >= 1")
-                )
+            check_int(name, getattr(self, name), low=1)
         check_encoding(self.encoding)
 
     def window(self, state: str) -> int:

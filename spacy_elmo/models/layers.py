@@ -1,5 +1,7 @@
-"""``spacy-elmo.ElmoLayers.v2``: docs -> all biLM layers per token, through the frozen biLM.
-(v2 adds ``precision``; v1 is v2 in float32.)
+"""``spacy-elmo.ElmoLayers.v1``: docs -> all biLM layers per token, through the frozen biLM.
+
+It owns every setting of the biLM (:class:`~spacy_elmo.settings.BiLMSettings`), inside the
+``elmo`` component (``[components.elmo.model]``) and on its own (a listener's ``layers``).
 
 The biLM never receives gradients (``ElmoEmbedder`` runs under ``torch.no_grad``); the
 backward pass of this model returns nothing. Once the model has run in training mode, results
@@ -8,154 +10,71 @@ are cached per doc (see :mod:`.cache`), for training and evaluation alike, unles
 fills the cache.
 """
 
-from typing import Callable, List, Optional, Sequence, Tuple, TypedDict, cast
+import inspect
+from typing import Any, Callable, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
+import torch
 from spacy.tokens import Doc
-from thinc.api import Model
+from thinc.api import Model, get_current_ops
 
 from ..errors import ElmoInputError, Errors
+from ..pytorch.scalar_mix import mix_layers
+from ..settings import BiLMSettings, from_kwargs, keyword_parameters
 from .cache import doc_key
 from .sequences import Segment, batch_segments, doc_segments
 from .shim import ElmoShim
 from .types import LayersOutT
 
-
-class LayerSettings(TypedDict):
-    """The settings of an ``ElmoLayers`` model (its ``attrs``), shared with the ``elmo``
-    component's config."""
-
-    state: str
-    device: str
-    window: int
-    overlap: int
-    max_sentence_length: int
-    batch_size: int
-    max_batch_tokens: int
-    cache_size: int
-    precision: str
+ARCHITECTURE = "spacy-elmo.ElmoLayers.v1"
 
 
-DEFAULTS: LayerSettings = {
-    "state": "warm",
-    "device": "cpu",
-    "window": 64,
-    "overlap": 16,
-    "max_sentence_length": 256,
-    "batch_size": 64,
-    "max_batch_tokens": 4096,
-    "cache_size": 200_000,
-    "precision": "float32",
-}
-
-
-def build_elmo_layers_v2(
-    *,
-    options_file: Optional[str] = None,
-    weight_file: Optional[str] = None,
-    state: Optional[str] = None,
-    device: Optional[str] = None,
-    window: Optional[int] = None,
-    overlap: Optional[int] = None,
-    max_sentence_length: Optional[int] = None,
-    batch_size: Optional[int] = None,
-    max_batch_tokens: Optional[int] = None,
-    cache_size: Optional[int] = None,
-    precision: Optional[str] = None,
-) -> Model[List[Doc], LayersOutT]:
+def build_elmo_layers_v1(**settings: Any) -> Model[List[Doc], LayersOutT]:
     """All layers of a frozen ELMo biLM for every token of every doc.
 
-    Inside the ``elmo`` component every setting is taken from the component's config, so the
-    model section there is just ``@architectures = "spacy-elmo.ElmoLayers.v2"``. Given in
-    full, it is a standalone biLM, e.g. a listener replaced by ``nlp.replace_listeners``.
+    Its keyword arguments are the fields of :class:`~spacy_elmo.settings.BiLMSettings`,
+    with their defaults (spaCy reads them from this function's signature):
 
-    options_file (Optional[str]): options.json of the biLM; None with ``weight_file`` None
-        for the embedded default model.
-    weight_file (Optional[str]): weights.hdf5 of the biLM.
+    options_file / weight_file (Optional[str]): the biLM's options.json and weights.hdf5;
+        both None (default) for the embedded default model.
     state (str): Initial LSTM state: "warm" (default), "zero" or "stateful".
-    device (str): Torch device of the biLM, e.g. "cpu" (default) or "cuda:0".
-    window (int): Tokens kept per window for docs without sentence boundaries. Default 64.
-    overlap (int): Context tokens run on either side of a window and dropped. Default 16.
-    max_sentence_length (int): Longer sentences are cut into windows. Default 256.
-    batch_size (int): Most biLM sequences per forward pass. Default 64.
-    max_batch_tokens (int): Most padded tokens per forward pass. Default 4096.
-    cache_size (int): Tokens of layers kept in the LRU cache (memory: tokens * (L+1) * 2P *
-        4 bytes); 0 disables it. Default 200,000.
-    precision (str): "float32" (default, exact) or "bfloat16": the biLSTM's matrix products
-        in bfloat16, faster on CPUs with bfloat16 GEMMs, vectors ~0.3% off.
+    device (str): "auto" (default: spaCy's device), "cpu", "cuda", "cuda:N" or "mps".
+    precision (str): "float32" (default, exact) or "bfloat16" (faster, ~0.3% off).
+    batch_size / max_batch_tokens (int): Most sequences / padded tokens per biLM call.
+        Defaults 64 and 4096.
+    window / overlap / max_sentence_length (int): How docs are cut into biLM sequences.
+        Defaults 64, 16 and 256.
+    cache_size (int): Tokens of layers kept in the training-time LRU cache; 0 disables it.
+        Default 200,000.
     RETURNS (Model[List[Doc], List[Floats3d]]): *Shape:* ``(L + 1, n_tokens, 2P)`` per doc.
     """
-    attrs: LayerSettings = {
-        "state": DEFAULTS["state"] if state is None else state,
-        "device": DEFAULTS["device"] if device is None else device,
-        "window": DEFAULTS["window"] if window is None else window,
-        "overlap": DEFAULTS["overlap"] if overlap is None else overlap,
-        "max_sentence_length": (
-            DEFAULTS["max_sentence_length"] if max_sentence_length is None else max_sentence_length
-        ),
-        "batch_size": DEFAULTS["batch_size"] if batch_size is None else batch_size,
-        "max_batch_tokens": (
-            DEFAULTS["max_batch_tokens"] if max_batch_tokens is None else max_batch_tokens
-        ),
-        "cache_size": DEFAULTS["cache_size"] if cache_size is None else cache_size,
-        "precision": DEFAULTS["precision"] if precision is None else precision,
-    }
-    shim = ElmoShim(
-        options_file=options_file,
-        weight_file=weight_file,
-        state=attrs["state"],
-        device=attrs["device"],
-        cache_size=attrs["cache_size"],
-        precision=attrs["precision"],
-    )
-    return Model("elmo-layers", forward, shims=[shim], attrs=dict(attrs))
+    return elmo_layers(from_kwargs(BiLMSettings, settings))
 
 
-def build_elmo_layers_v1(
-    *,
-    options_file: Optional[str] = None,
-    weight_file: Optional[str] = None,
-    state: Optional[str] = None,
-    device: Optional[str] = None,
-    window: Optional[int] = None,
-    overlap: Optional[int] = None,
-    max_sentence_length: Optional[int] = None,
-    batch_size: Optional[int] = None,
-    max_batch_tokens: Optional[int] = None,
-    cache_size: Optional[int] = None,
-) -> Model[List[Doc], LayersOutT]:
-    """``spacy-elmo.ElmoLayers.v2`` without ``precision`` (float32); kept for old configs."""
-    return build_elmo_layers_v2(
-        options_file=options_file,
-        weight_file=weight_file,
-        state=state,
-        device=device,
-        window=window,
-        overlap=overlap,
-        max_sentence_length=max_sentence_length,
-        batch_size=batch_size,
-        max_batch_tokens=max_batch_tokens,
-        cache_size=cache_size,
-    )
+# spaCy's config validation and `init fill-config` read the settings from here.
+setattr(
+    build_elmo_layers_v1,
+    "__signature__",
+    inspect.Signature(
+        keyword_parameters(BiLMSettings), return_annotation=Model[List[Doc], LayersOutT]
+    ),
+)
 
 
-def configure_elmo_layers(
-    model: Model,
-    *,
-    options_file: Optional[str],
-    weight_file: Optional[str],
-    **settings,
-) -> None:
-    """Set the biLM files and settings of an ``ElmoLayers`` model (used by the component)."""
-    model.attrs.update(settings)
-    shim = get_shim(model)
-    shim.set_files(options_file, weight_file)
-    shim.configure(
-        state=model.attrs["state"],
-        device=model.attrs["device"],
-        cache_size=model.attrs["cache_size"],
-        precision=model.attrs["precision"],
-    )
+def elmo_layers(settings: BiLMSettings) -> Model[List[Doc], LayersOutT]:
+    """The ``ElmoLayers`` model for validated settings."""
+    ops = get_current_ops()  # spaCy's device when the model is built (see .device)
+    return Model("elmo-layers", forward, shims=[ElmoShim(settings, ops)], ops=ops)
+
+
+def layer_settings(model: Model) -> BiLMSettings:
+    """The settings of an ``ElmoLayers`` model."""
+    return get_shim(model).settings
+
+
+def configure_elmo_layers(model: Model, settings: BiLMSettings) -> None:
+    """Give an ``ElmoLayers`` model new settings (the component's shorthand merged in)."""
+    get_shim(model).configure(settings)
 
 
 def get_shim(model: Model) -> ElmoShim:
@@ -181,19 +100,23 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[LayersOutT, 
 
 
 def compute_layers(
-    model: Model, docs: Sequence[Doc], *, mix: Optional[np.ndarray] = None
+    model: Model,
+    docs: Sequence[Doc],
+    *,
+    mix: Optional[np.ndarray] = None,
+    gamma: float = 1.0,
 ) -> List[np.ndarray]:
     """Layers of each doc. *Shape:* ``(L + 1, n_tokens, 2P)``, zeros at whitespace tokens.
 
-    :param mix: Fixed layer weights (gamma included). *Shape:* ``(L + 1,)``. When given, each
-        biLM batch is mixed as soon as it is computed and only the mixed vectors are kept,
-        *Shape:* ``(n_tokens, 2P)`` per doc, so a long doc never holds all its layers; the
-        cache is not used then.
+    :param mix: Fixed normalised layer weights. *Shape:* ``(L + 1,)``. When given, each
+        biLM batch is mixed (with ``gamma``) as soon as it is computed and only the mixed
+        vectors are kept, *Shape:* ``(n_tokens, 2P)`` per doc, so a long doc never holds all
+        its layers; the cache is not used then.
     """
     shim = get_shim(model)
-    attrs = model.attrs
+    settings = shim.settings
     embedder = shim.embedder
-    stateful = attrs["state"] == "stateful"
+    stateful = settings.state == "stateful"
     use_cache = mix is None and shim.cache_active and not stateful and shim.cache.max_tokens > 0
     K, D = embedder.n_layers, embedder.output_dim
     outputs: List[np.ndarray] = []
@@ -213,23 +136,25 @@ def compute_layers(
             doc_segments(
                 doc,
                 i,
-                window=attrs["window"],
-                overlap=attrs["overlap"],
-                max_sentence_length=attrs["max_sentence_length"],
+                window=settings.window,
+                overlap=settings.overlap,
+                max_sentence_length=settings.max_sentence_length,
             )
         )
     batches = batch_segments(
         segments,
-        batch_size=attrs["batch_size"],
-        max_batch_tokens=attrs["max_batch_tokens"],
+        batch_size=settings.batch_size,
+        max_batch_tokens=settings.max_batch_tokens,
         sort=not stateful,
     )
+    mix_t = None if mix is None else torch.from_numpy(np.asarray(mix, dtype=np.float32))
     for batch in batches:
         tokens = [[docs[s.doc_index][p].text for p in s.positions] for s in batch]
         layers_t, _ = embedder.embed_batch_torch(tokens)
-        layers = layers_t.to("cpu").float().numpy()  # (K, B, T, D)
-        if mix is not None:
-            layers = np.tensordot(mix, layers, axes=1)[None]  # (1, B, T, D)
+        layers_t = layers_t.float()  # (K, B, T, D)
+        if mix_t is not None:
+            layers_t = mix_layers(layers_t, mix_t.to(layers_t.device), gamma)[None]  # (1, B, T, D)
+        layers = layers_t.to("cpu").numpy()
         for b, seg in enumerate(batch):
             out = outputs[seg.doc_index]
             keep = list(seg.positions[seg.keep_start : seg.keep_end])

@@ -3,10 +3,11 @@
 The ``elmo`` component computes the biLM layers once per batch (in ``predict`` and
 ``update``) and hands them to every listener with :meth:`ElmoListenerNode.receive`; each
 listener then applies its own trainable :mod:`ScalarMix <.scalar_mix>`. No gradient flows
-back into the biLM. When nothing was received for a batch (a listener used on its own, the
-``elmo`` component frozen or removed), the listener computes the layers itself: from
-``doc._.elmo_layers`` if stored, else through the linked ``elmo`` component's biLM, else
-through the embedded default biLM.
+back into the biLM. When nothing was received for a batch (e.g. ``nlp.pipe`` with other batch
+sizes per component), the listener computes the layers itself: from ``doc._.elmo_layers`` if
+stored, else through the linked ``elmo`` component's biLM. A listener linked to no ``elmo``
+component is an error (E211); one that should run a biLM of its own says so in config with a
+``layers`` section instead.
 """
 
 import warnings
@@ -15,8 +16,7 @@ from typing import Callable, Iterable, List, Optional, Tuple
 from spacy.tokens import Doc
 from thinc.api import Model, chain
 
-from ..errors import Warnings
-from .layers import build_elmo_layers_v1
+from ..errors import ElmoInputError, Errors, Warnings
 from .types import LayersOutT, VectorsOutT
 
 
@@ -25,16 +25,30 @@ class ElmoListenerNode(Model):
 
     name = "elmo-listener"
 
-    def __init__(self, upstream_name: str) -> None:
+    def __init__(self, upstream_name: str, width: Optional[int] = None) -> None:
         Model.__init__(
-            self, name=self.name, forward=_listener_forward, attrs={"upstream": upstream_name}
+            self,
+            name=self.name,
+            forward=_listener_forward,
+            init=_listener_init,
+            attrs={"upstream": upstream_name, "width": width},
         )
         self.upstream_name = upstream_name
         self._batch_id: Optional[int] = None
         self._outputs: Optional[LayersOutT] = None
         # Set by the elmo component when it links its listeners; not serialized.
         self.upstream_layers: Optional[Model] = None
-        self._fallback: Optional[Model] = None
+        self._warned = False
+
+    @property
+    def width(self) -> Optional[int]:
+        """The output width (2P) the downstream model was built for, if it said."""
+        return self.attrs["width"]
+
+    def check_width(self, found: int, where: str = "") -> None:
+        """E212 unless ``found`` is the width this listener was built for."""
+        if self.width is not None and found != self.width:
+            raise ElmoInputError(Errors.E212.format(where=where, width=self.width, found=found))
 
     @staticmethod
     def get_batch_id(docs: Iterable[Doc]) -> int:
@@ -51,18 +65,31 @@ class ElmoListenerNode(Model):
         self._batch_id = None
         self._outputs = None
 
-    def compute(self, docs: List[Doc]) -> LayersOutT:
+    def compute(self, docs: List[Doc], is_train: bool = False) -> LayersOutT:
         """Layers for docs that no upstream component annotated in this batch."""
-        if docs and all(
-            Doc.has_extension("elmo_layers") and doc._.elmo_layers is not None for doc in docs
-        ):
+        if _have_stored_layers(docs):
             return [doc._.elmo_layers for doc in docs]
-        if self.upstream_layers is not None:
-            return self.upstream_layers.predict(docs)
-        if self._fallback is None:
+        if self.upstream_layers is None:
+            raise ElmoInputError(Errors.E211.format(upstream=self.upstream_name))
+        if is_train and not self._warned:
             warnings.warn(Warnings.W003.format(upstream=self.upstream_name))
-            self._fallback = build_elmo_layers_v1()
-        return self._fallback.predict(docs)
+            self._warned = True
+        return self.upstream_layers.predict(docs)
+
+
+def _have_stored_layers(docs: List[Doc]) -> bool:
+    return bool(docs) and all(
+        Doc.has_extension("elmo_layers") and doc._.elmo_layers is not None for doc in docs
+    )
+
+
+def _listener_init(
+    model: ElmoListenerNode, X: Optional[List[Doc]] = None, Y: Optional[object] = None
+) -> None:
+    # Fail at initialisation, before the downstream model is built on a width it will not
+    # get: a listener needs its upstream component (or layers stored on the docs).
+    if model.upstream_layers is None and not (X is not None and _have_stored_layers(X)):
+        raise ElmoInputError(Errors.E211.format(upstream=model.upstream_name))
 
 
 def _listener_forward(
@@ -73,7 +100,9 @@ def _listener_forward(
         outputs = model._outputs
         model.clear()  # free the layers as soon as this batch is consumed
     if outputs is None:
-        outputs = model.compute(docs)
+        outputs = model.compute(docs, is_train)
+    if outputs:
+        model.check_width(outputs[0].shape[-1])
 
     def backprop(d_outputs: LayersOutT) -> List[Doc]:
         return []  # nothing upstream to train
@@ -95,12 +124,15 @@ def build_elmo_listener_v1(
     upstream (str): Name of the ``elmo`` component to listen to; "*" for any.
     width (Optional[int]): Output width ``2P`` of the biLM, needed only when this model is
         the whole tok2vec of a parser or tagger (they read ``nO`` when built). 1024 for the
-        original ELMo.
-    layers (Optional[Model]): A ``spacy-elmo.ElmoLayers.v2`` to run instead of listening
-        (what ``nlp.replace_listeners`` puts here).
+        original ELMo; a width the biLM does not have is an error (E212).
+    layers (Optional[Model]): A ``spacy-elmo.ElmoLayers.v1`` to run instead of listening:
+        a biLM of this component's own (``nlp.replace_listeners`` puts one here; with no
+        files it is the embedded default model).
     RETURNS (Model[List[Doc], List[Floats2d]]): *Shape:* ``(n_tokens, 2P)`` per doc.
     """
-    source: Model[List[Doc], LayersOutT] = ElmoListenerNode(upstream) if layers is None else layers
+    source: Model[List[Doc], LayersOutT] = (
+        ElmoListenerNode(upstream, width) if layers is None else layers
+    )
     model: Model[List[Doc], VectorsOutT] = chain(source, mix)
     model.set_ref("mix", mix)
     if layers is None:

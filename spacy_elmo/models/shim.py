@@ -12,18 +12,49 @@ import shutil
 import tempfile
 import weakref
 from pathlib import Path
-from typing import Dict, Optional, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import srsly
-from thinc.api import Shim
+from thinc.api import Ops, Shim, get_ops
 
 from ..embedder import ElmoEmbedder
-from ..util import default_model_paths
+from ..errors import ElmoFormatError, Errors
+from ..hub import resolve_bilm
+from ..settings import BiLMSettings, as_dict, from_kwargs
 from .cache import LayerCache
+from .device import device_for
 
 OPTIONS_NAME = "options.json"
 WEIGHTS_NAME = "weights.hdf5"
+#: The only files a serialized biLM holds; names from serialized data are checked against it.
+FILE_NAMES = (OPTIONS_NAME, WEIGHTS_NAME)
 PathLike = Union[str, Path]
+
+
+def resolve_bilm_files(settings: BiLMSettings) -> Tuple[Path, Path]:
+    """``(options.json, weights.hdf5)`` named by the settings, local: a catalogue name, two
+    paths or URLs (fetched into the cache), or the embedded default model. The one place
+    that turns settings into files."""
+    files = resolve_bilm(
+        name=settings.name, options_file=settings.options_file, weight_file=settings.weight_file
+    )
+    return files.options, files.weights
+
+
+def check_file_names(files: Any) -> Dict[str, bytes]:
+    """The ``files`` map of serialized data, if it holds exactly the two biLM files as bytes.
+
+    Names are used as file names when the biLM is loaded or saved: anything else (an
+    absolute path, ``../``) could write outside the pipeline's folder.
+    """
+    names = list(files) if isinstance(files, dict) else files
+    if (
+        not isinstance(files, dict)
+        or set(files) != set(FILE_NAMES)
+        or not all(isinstance(data, bytes) for data in files.values())
+    ):
+        raise ElmoFormatError(Errors.E213.format(names=names, expected=list(FILE_NAMES)))
+    return dict(files)
 
 
 # Loaded biLMs shared by every pipeline of the process that uses files with the same content
@@ -54,53 +85,53 @@ def _digest(source: Union[Path, bytes]) -> str:
 class ElmoShim(Shim):
     """A thinc shim around a lazily loaded :class:`ElmoEmbedder` and its :class:`LayerCache`.
 
-    Exactly one source is set: file paths (``options_file``/``weight_file``, ``None`` for the
-    embedded default model) or in-memory file bytes (after ``from_bytes``).
+    ``settings`` say which biLM and how it runs. Its files come from one source: the
+    settings (resolved when first needed), explicit paths (``from_disk``, a ``bilm_loader``)
+    or in-memory file bytes (``from_bytes``).
     """
 
-    def __init__(
-        self,
-        *,
-        options_file: Optional[PathLike] = None,
-        weight_file: Optional[PathLike] = None,
-        state: str = "warm",
-        device: str = "cpu",
-        cache_size: int = 0,
-        precision: str = "float32",
-    ):
-        super().__init__(
-            None,
-            config={
-                "state": state,
-                "device": device,
-                "cache_size": cache_size,
-                "precision": precision,
-            },
-        )
-        self.set_files(options_file, weight_file)
-        self.cache = LayerCache(cache_size)
+    def __init__(self, settings: BiLMSettings, ops: Ops):
+        super().__init__(None, config={})
+        self.settings = settings
+        self.ops = ops
+        self.files: Optional[Dict[str, Path]] = None
+        self.blobs: Optional[Dict[str, bytes]] = None
+        self._model: Optional[ElmoEmbedder] = None
+        self.cache = LayerCache(settings.cache_size)
         #: Set once the model runs in training mode; inference alone does not cache.
         self.cache_active = False
 
     # --- source ------------------------------------------------------------------------
-    def set_files(self, options_file: Optional[PathLike], weight_file: Optional[PathLike]) -> None:
-        """Use these files (both ``None``: the embedded default model); drops a loaded biLM."""
-        if options_file is None and weight_file is None:
-            options_file, weight_file = default_model_paths()
-        self.files: Optional[Dict[str, Path]] = None
-        if options_file is not None and weight_file is not None:
-            self.files = {OPTIONS_NAME: Path(options_file), WEIGHTS_NAME: Path(weight_file)}
-        self.blobs: Optional[Dict[str, bytes]] = None
-        self._model = None
-        if hasattr(self, "cache"):
-            self.cache.clear()
+    def set_files(self, options_file: PathLike, weight_file: PathLike) -> None:
+        """Use these files instead of those the settings name; drops a loaded biLM."""
+        self.files = {OPTIONS_NAME: Path(options_file), WEIGHTS_NAME: Path(weight_file)}
+        self.blobs = None
+        self._unload()
 
-    def configure(self, *, state: str, device: str, cache_size: int, precision: str) -> None:
-        loaded_with = (self.cfg["state"], self.cfg["device"], self.cfg["precision"])
-        if (state, device, precision) != loaded_with:
+    def set_blobs(self, files: Any) -> None:
+        """Use these file contents (``{"options.json": bytes, "weights.hdf5": bytes}``)."""
+        self.blobs = check_file_names(files)
+        self.files = None
+        self._unload()
+
+    def configure(self, settings: BiLMSettings) -> None:
+        """Use these settings; a loaded biLM is kept if files, state, device and precision
+        are the same."""
+        old, self.settings = self.settings, settings
+        if _load_key(old) != _load_key(settings):
             self._model = None
-        self.cfg.update(state=state, device=device, cache_size=cache_size, precision=precision)
-        self.cache.max_tokens = cache_size
+        self.cache.max_tokens = settings.cache_size
+        self.cache.clear()
+
+    def source_files(self) -> Dict[str, Path]:
+        """The biLM's file paths (explicit, else resolved from the settings)."""
+        if self.files is not None:
+            return self.files
+        options, weights = resolve_bilm_files(self.settings)
+        return {OPTIONS_NAME: options, WEIGHTS_NAME: weights}
+
+    def _unload(self) -> None:
+        self._model = None
         self.cache.clear()
 
     @property
@@ -108,23 +139,27 @@ class ElmoShim(Shim):
         return self._model is not None
 
     @property
+    def device(self) -> str:
+        """The torch device the biLM runs on (see :mod:`.device`)."""
+        return device_for(self.settings.device, self.ops)
+
+    @property
     def embedder(self) -> ElmoEmbedder:
         """The runtime, loaded on first access."""
         if self._model is None:
-            state, device = self.cfg["state"], self.cfg["device"]
-            precision = self.cfg["precision"]  # from_bytes updates cfg: the key stays
+            state, precision = self.settings.state, self.settings.precision
+            device = self.device
             if state == "stateful":  # carries per-row state: never shared
                 self._model = self._load(state, device, precision)
                 return self._model
-            sources = self.blobs if self.blobs is not None else self.files
-            assert sources is not None
+            sources = self.blobs if self.blobs is not None else self.source_files()
             if not all(isinstance(s, bytes) or s.is_file() for s in sources.values()):
                 return self._load(state, device, precision)  # raises the coded error (E001)
             key = (
                 _digest(sources[OPTIONS_NAME]),
                 _digest(sources[WEIGHTS_NAME]),
                 state,
-                str(device),
+                device,
                 precision,
             )
             embedder = _LOADED.get(key)
@@ -140,11 +175,10 @@ class ElmoShim(Shim):
             return ElmoEmbedder(options, weights, state=state, device=device, precision=precision)
 
         if self.blobs is None:
-            assert self.files is not None
-            return load(self.files)
+            return load(self.source_files())
         with tempfile.TemporaryDirectory() as tmp:
             self._write_blobs(Path(tmp))
-            return load({name: Path(tmp) / name for name in (OPTIONS_NAME, WEIGHTS_NAME)})
+            return load({name: Path(tmp) / name for name in FILE_NAMES})
 
     # --- thinc Shim API (the biLM is frozen: no training hooks) ------------------------------
     def __call__(self, inputs, is_train):  # pragma: no cover - not called by thinc here
@@ -154,15 +188,22 @@ class ElmoShim(Shim):
         return None
 
     def to_device(self, device_type: str, device_id: int) -> None:
-        return None  # the device comes from the component config
+        """``model.to_gpu(N)`` / ``model.to_cpu()``: with ``device = "auto"`` the biLM
+        follows (it is moved when next used)."""
+        ops = get_ops("cupy", device_id=device_id) if device_type == "gpu" else get_ops("numpy")
+        if self.settings.device == "auto" and (ops.name, ops.device_id) != (
+            self.ops.name,
+            self.ops.device_id,
+        ):
+            self._model = None
+        self.ops = ops
 
     def copy(self) -> "ElmoShim":
         new = copy.copy(self)
-        new.cfg = dict(self.cfg)
-        new.cache = LayerCache(self.cfg["cache_size"])
+        new.cache = LayerCache(self.settings.cache_size)
         new.cache_active = False
         # The biLM is frozen, so copies share it; only a stateful one carries its own state.
-        stateful = self.cfg["state"] == "stateful"
+        stateful = self.settings.state == "stateful"
         new._model = copy.deepcopy(self._model) if stateful else self._model
         return new
 
@@ -170,19 +211,18 @@ class ElmoShim(Shim):
     def file_bytes(self) -> Dict[str, bytes]:
         if self.blobs is not None:
             return dict(self.blobs)
-        assert self.files is not None
-        return {name: path.read_bytes() for name, path in self.files.items()}
+        return {name: path.read_bytes() for name, path in self.source_files().items()}
 
     def to_bytes(self) -> bytes:
-        return srsly.msgpack_dumps({"cfg": self.cfg, "files": self.file_bytes()})
+        return srsly.msgpack_dumps({"settings": as_dict(self.settings), "files": self.file_bytes()})
 
     def from_bytes(self, data: bytes) -> "ElmoShim":
         msg = srsly.msgpack_loads(data)
-        self.cfg.update(msg["cfg"])
-        self.files = None
-        self.blobs = dict(msg["files"])
-        self._model = None
-        self.cache = LayerCache(self.cfg["cache_size"])
+        msg = msg if isinstance(msg, dict) else {}
+        files = check_file_names(msg.get("files"))  # before anything else is used
+        self.configure(from_kwargs(BiLMSettings, msg.get("settings") or {}))
+        self.set_blobs(files)
+        self.cache = LayerCache(self.settings.cache_size)
         self.cache_active = False
         return self
 
@@ -192,8 +232,7 @@ class ElmoShim(Shim):
         if self.blobs is not None:
             self._write_blobs(path)
             return
-        assert self.files is not None
-        for name, src in self.files.items():
+        for name, src in self.source_files().items():
             dest = path / name
             if dest.exists() and dest.resolve() == src.resolve():
                 continue
@@ -201,8 +240,8 @@ class ElmoShim(Shim):
 
     def _write_blobs(self, path: Path) -> None:
         assert self.blobs is not None
-        for name, data in self.blobs.items():
-            (path / name).write_bytes(data)
+        for name in FILE_NAMES:  # never a name from the data (checked in set_blobs too)
+            (path / name).write_bytes(self.blobs[name])
 
     def to_disk(self, path: PathLike) -> None:
         self.write_files(Path(path))
@@ -211,3 +250,12 @@ class ElmoShim(Shim):
         path = Path(path)
         self.set_files(path / OPTIONS_NAME, path / WEIGHTS_NAME)
         return self
+
+
+def _files_of(settings: BiLMSettings) -> Tuple[Optional[str], ...]:
+    return settings.name, settings.options_file, settings.weight_file
+
+
+def _load_key(settings: BiLMSettings) -> Tuple[Any, ...]:
+    """The settings a loaded biLM depends on."""
+    return _files_of(settings) + (settings.state, settings.device, settings.precision)

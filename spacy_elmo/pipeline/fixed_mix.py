@@ -1,8 +1,12 @@
-"""The component's fixed (not trained) mix of the biLM layers, in numpy."""
+"""The component's fixed (not trained) mix of the biLM layers: numpy in and out, computed by
+the one mix implementation, :func:`spacy_elmo.pytorch.scalar_mix.mix_layers`."""
 
 from typing import Optional, Sequence
 
 import numpy as np
+import torch
+
+from ..pytorch.scalar_mix import mix_layers
 
 
 def softmax_weights(scalar_mix: Optional[Sequence[float]], n_layers: int) -> np.ndarray:
@@ -27,7 +31,7 @@ def fixed_mix(
     layer_norm: bool,
     mask: Optional[np.ndarray] = None,
 ) -> np.ndarray:
-    """``gamma * sum_k weights_k * norm(layers_k)``.
+    """``gamma * sum_k weights_k * norm(layers_k)``, zero at tokens outside ``mask``.
 
     :param layers: *Shape:* ``(L + 1, n_tokens, 2P)``.
     :param weights: Normalised weights. *Shape:* ``(L + 1,)``.
@@ -36,14 +40,18 @@ def fixed_mix(
     :param mask: True at tokens the biLM saw. *Shape:* ``(n_tokens,)``.
     :returns: float32. *Shape:* ``(n_tokens, 2P)``.
     """
-    K, n, D = layers.shape
-    if layer_norm and n:
-        m = np.ones(n, dtype=bool) if mask is None else mask
-        if m.any():
-            real = layers[:, m]  # (K, n_real, D)
-            mean = real.mean(axis=(1, 2), keepdims=True)
-            var = real.var(axis=(1, 2), keepdims=True)
-            layers = (layers - mean) / np.sqrt(var + 1e-13)
-            layers = layers * m[None, :, None]
-    mixed = np.tensordot(weights, layers, axes=1).astype(np.float32, copy=False)
-    return mixed * np.float32(gamma)
+    mask_t = None if mask is None else torch.from_numpy(np.asarray(mask, dtype=bool))
+    layers = np.ascontiguousarray(layers, dtype=np.float32)
+    if not layers.flags.writeable:  # cached layers are read-only; torch wants writable memory
+        layers = layers.copy()
+    with torch.no_grad():
+        mixed = mix_layers(
+            torch.from_numpy(layers),
+            torch.from_numpy(np.asarray(weights, dtype=np.float32)),
+            float(gamma),
+            layer_norm=layer_norm and layers.shape[1] > 0,
+            mask=mask_t,
+        )
+        if mask_t is not None and layer_norm:
+            mixed[~mask_t] = 0.0  # tokens the biLM never saw keep zero vectors
+    return mixed.numpy()

@@ -7,9 +7,10 @@ component's ``predict``/``update`` and learn their own mix; the biLM itself is n
 so ``update`` only computes (or fetches from the cache) and shares the layers.
 """
 
+import inspect
 import weakref
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 import srsly
@@ -22,105 +23,74 @@ from spacy.util import to_disk as util_to_disk
 from thinc.api import Model
 
 from ..errors import ElmoInputError, Errors
-from ..models.layers import DEFAULTS, compute_layers, configure_elmo_layers, get_shim
+from ..models.layers import (
+    ARCHITECTURE,
+    compute_layers,
+    configure_elmo_layers,
+    get_shim,
+    layer_settings,
+)
 from ..models.listener import ElmoListenerNode
 from ..models.shim import OPTIONS_NAME, WEIGHTS_NAME
 from ..models.types import LayersOutT
-from ..pytorch.lstm import precision_dtype
-from ..pytorch.state import check_state_mode
+from ..settings import (
+    BiLMSettings,
+    ComponentSettings,
+    as_dict,
+    from_kwargs,
+    keyword_parameters,
+    split_settings,
+)
 from . import loader  # noqa: F401 - creates the model_loaders registry
 from .extensions import install_extensions, set_vector_hooks
 from .fixed_mix import fixed_mix, softmax_weights
 
-DEFAULT_MODEL_CONFIG = {"@architectures": "spacy-elmo.ElmoLayers.v2"}
+DEFAULT_MODEL_CONFIG = {"@architectures": ARCHITECTURE}
 
 
-@Language.factory(
+def make_elmo(nlp: Language, name: str, model: Model, **settings: Any) -> "Elmo":
+    """Build the ``elmo`` component (see :class:`Elmo`).
+
+    ``settings`` are the component's own (:class:`~spacy_elmo.settings.ComponentSettings`)
+    and, as a shorthand, any biLM setting (:class:`~spacy_elmo.settings.BiLMSettings`):
+    ``[components.elmo] options_file = ...`` is merged into the model section, where it
+    belongs; a model value that differs from both the shorthand and its default is E207.
+    """
+    own, shorthand = split_settings(settings, ComponentSettings, BiLMSettings)
+    configure_elmo_layers(model, layer_settings(model).with_shorthand(shorthand))
+    return Elmo(nlp.vocab, model, name=name, settings=from_kwargs(ComponentSettings, own))
+
+
+# spaCy reads the settings from the signature: the component's own with their defaults, then
+# the biLM shorthand, every one None ("not given").
+setattr(
+    make_elmo,
+    "__signature__",
+    inspect.Signature(
+        [
+            *list(inspect.signature(make_elmo).parameters.values())[:3],
+            *keyword_parameters(ComponentSettings),
+            # "name" is spaCy's component name here: a model name goes in the model section
+            *keyword_parameters(BiLMSettings, shorthand=True, skip=("name",)),
+        ],
+        return_annotation="Elmo",
+    ),
+)
+Language.factory(
     "elmo",
     assigns=["doc._.elmo", "doc._.elmo_layers"],
-    default_config={
-        "model": DEFAULT_MODEL_CONFIG,
-        "options_file": None,
-        "weight_file": None,
-        "state": "warm",
-        "device": "cpu",
-        "scalar_mix": None,
-        "gamma": 1.0,
-        "layer_norm": False,
-        "store_layers": False,
-        "set_vectors": False,
-        "batch_size": DEFAULTS["batch_size"],
-        "max_batch_tokens": DEFAULTS["max_batch_tokens"],
-        "window": DEFAULTS["window"],
-        "overlap": DEFAULTS["overlap"],
-        "max_sentence_length": DEFAULTS["max_sentence_length"],
-        "cache_size": DEFAULTS["cache_size"],
-        "precision": DEFAULTS["precision"],
-    },
-)
-def make_elmo(
-    nlp: Language,
-    name: str,
-    model: Model,
-    options_file: Optional[str],
-    weight_file: Optional[str],
-    state: str,
-    device: str,
-    scalar_mix: Optional[List[float]],
-    gamma: float,
-    layer_norm: bool,
-    store_layers: bool,
-    set_vectors: bool,
-    batch_size: int,
-    max_batch_tokens: int,
-    window: int,
-    overlap: int,
-    max_sentence_length: int,
-    cache_size: int,
-    precision: str,
-) -> "Elmo":
-    """Build the ``elmo`` component (see :class:`Elmo`)."""
-    return Elmo(
-        nlp.vocab,
-        model,
-        name=name,
-        options_file=options_file,
-        weight_file=weight_file,
-        state=state,
-        device=device,
-        scalar_mix=scalar_mix,
-        gamma=gamma,
-        layer_norm=layer_norm,
-        store_layers=store_layers,
-        set_vectors=set_vectors,
-        batch_size=batch_size,
-        max_batch_tokens=max_batch_tokens,
-        window=window,
-        overlap=overlap,
-        max_sentence_length=max_sentence_length,
-        cache_size=cache_size,
-        precision=precision,
-    )
+    default_config={"model": DEFAULT_MODEL_CONFIG, **as_dict(ComponentSettings())},
+)(make_elmo)
 
 
 class Elmo(TrainablePipe):
     """ELMo (Peters et al., 2018) vectors from a frozen biLM.
 
-    Settings (all keyword-only; see ``docs/spacy.md``):
-
-    options_file / weight_file (Optional[str]): the original options.json and weights.hdf5;
-        both None (default) for the embedded default model. They are copied into the
-        pipeline by ``nlp.to_disk``.
-    state (str): "warm" (default), "zero" or "stateful" initial LSTM state.
-    scalar_mix (Optional[List[float]]): pre-softmax layer weights of ``doc._.elmo``; None
-        for an even average. gamma (float), layer_norm (bool): AllenNLP's semantics.
-    store_layers (bool): also keep every layer in ``doc._.elmo_layers``.
-    set_vectors (bool): make ``.vector``/``.similarity`` use ``doc._.elmo``.
-    batch_size / max_batch_tokens (int): most sequences / padded tokens per biLM call.
-    window / overlap / max_sentence_length (int): how docs are cut into biLM sequences.
-    cache_size (int): tokens of layers kept in the LRU cache; 0 disables it.
-    precision (str): "float32" (default, exact) or "bfloat16" (the biLSTM's matrix products
-        in bfloat16: faster on CPUs with bfloat16 GEMMs, ~0.3% off).
+    The biLM and how it runs are set in its model (``spacy-elmo.ElmoLayers.v1``, see
+    :class:`~spacy_elmo.settings.BiLMSettings`); this component's own settings
+    (:class:`~spacy_elmo.settings.ComponentSettings`) say what it writes to docs:
+    ``doc._.elmo`` (a fixed mix of the layers: ``scalar_mix``, ``gamma``, ``layer_norm``),
+    ``doc._.elmo_layers`` (``store_layers``) and vector hooks (``set_vectors``).
     """
 
     def __init__(
@@ -129,56 +99,16 @@ class Elmo(TrainablePipe):
         model: Model,
         *,
         name: str = "elmo",
-        options_file: Optional[str] = None,
-        weight_file: Optional[str] = None,
-        state: str = "warm",
-        device: str = "cpu",
-        scalar_mix: Optional[List[float]] = None,
-        gamma: float = 1.0,
-        layer_norm: bool = False,
-        store_layers: bool = False,
-        set_vectors: bool = False,
-        batch_size: int = DEFAULTS["batch_size"],
-        max_batch_tokens: int = DEFAULTS["max_batch_tokens"],
-        window: int = DEFAULTS["window"],
-        overlap: int = DEFAULTS["overlap"],
-        max_sentence_length: int = DEFAULTS["max_sentence_length"],
-        cache_size: int = DEFAULTS["cache_size"],
-        precision: str = DEFAULTS["precision"],
+        settings: ComponentSettings = ComponentSettings(),
     ) -> None:
-        check_state_mode(state)
-        precision_dtype(precision)
-        _check_int("batch_size", batch_size, 1)
-        _check_int("max_batch_tokens", max_batch_tokens, 1)
-        _check_int("window", window, 1)
-        _check_int("overlap", overlap, 0)
-        _check_int("max_sentence_length", max_sentence_length, 1)
-        _check_int("cache_size", cache_size, 0)
-        if (options_file is None) != (weight_file is None):
-            raise ElmoInputError(
-                Errors.E201.format(options_file=options_file, weight_file=weight_file)
-            )
+        get_shim(model)  # E205 unless the model is an ElmoLayers
         self.vocab = vocab
         self.model = model
         self.name = name
+        self.settings = settings
         self.listener_map: Dict[str, List[Model]] = {}
-        self.cfg: Dict[str, Any] = {
-            "state": state,
-            "device": device,
-            "scalar_mix": None if scalar_mix is None else list(scalar_mix),
-            "gamma": float(gamma),
-            "layer_norm": bool(layer_norm),
-            "store_layers": bool(store_layers),
-            "set_vectors": bool(set_vectors),
-            "batch_size": batch_size,
-            "max_batch_tokens": max_batch_tokens,
-            "window": window,
-            "overlap": overlap,
-            "max_sentence_length": max_sentence_length,
-            "cache_size": cache_size,
-            "precision": precision,
-        }
-        self._configure(options_file, weight_file)
+        self.cfg: Dict[str, Any] = as_dict(settings)
+        self._weights: Optional[np.ndarray] = None
         # spaCy's replace_listeners reads these; the weakref keeps model copies from
         # deep-copying this component.
         self.model.attrs["replace_listener"] = replace_listener
@@ -189,13 +119,6 @@ class Elmo(TrainablePipe):
         # TrainablePipe is a Cython class: its generated unpickler hands us its own state.
         self.__setstate_cython__(state)
         self.model.attrs["replace_listener_cfg"] = _ReplaceListenerCfg(weakref.ref(self))
-
-    def _configure(self, options_file, weight_file) -> None:
-        settings = {k: self.cfg[k] for k in DEFAULTS}
-        configure_elmo_layers(
-            self.model, options_file=options_file, weight_file=weight_file, **settings
-        )
-        self._weights: Optional[np.ndarray] = None
 
     # --- the biLM ------------------------------------------------------------------------
     @property
@@ -208,7 +131,7 @@ class Elmo(TrainablePipe):
         """Normalised weights of the fixed mix. *Shape:* ``(L + 1,)``."""
         if self._weights is None:
             n = self.embedder.n_layers
-            mix = self.cfg["scalar_mix"]
+            mix = self.settings.scalar_mix
             if mix is not None and len(mix) != n:
                 raise ElmoInputError(Errors.E202.format(found=len(mix), n_layers=n))
             self._weights = softmax_weights(mix, n)
@@ -251,10 +174,10 @@ class Elmo(TrainablePipe):
                 self.add_listener(node, component.name)
 
     def standalone_layers_config(self) -> Dict[str, Any]:
-        """Config of a ``spacy-elmo.ElmoLayers.v2`` with this component's settings."""
-        files = get_shim(self.model).files
-        layers_cfg: Dict[str, Any] = dict(DEFAULT_MODEL_CONFIG)
-        layers_cfg.update({k: self.cfg[k] for k in DEFAULTS})
+        """Config of a ``spacy-elmo.ElmoLayers.v1`` with this component's biLM settings."""
+        shim = get_shim(self.model)
+        files = shim.files
+        layers_cfg: Dict[str, Any] = {**DEFAULT_MODEL_CONFIG, **as_dict(shim.settings)}
         if files is not None:
             layers_cfg["options_file"] = str(files[OPTIONS_NAME])
             layers_cfg["weight_file"] = str(files[WEIGHTS_NAME])
@@ -269,16 +192,17 @@ class Elmo(TrainablePipe):
         if self._vectors_only:
             # Nobody needs the layers: mix each biLM batch at once, so long docs never hold
             # all their layers. *Shape:* ``(n_tokens, 2P)`` per doc.
-            mix = self.layer_weights * np.float32(self.cfg["gamma"])
-            return compute_layers(self.model, docs, mix=mix)
+            return compute_layers(
+                self.model, docs, mix=self.layer_weights, gamma=self.settings.gamma
+            )
         layers = self.model.predict(docs)
         self._share(docs, layers)
         return layers
 
     @property
     def _vectors_only(self) -> bool:
-        cfg = self.cfg
-        return not (cfg["store_layers"] or cfg["layer_norm"] or self.listeners)
+        s = self.settings
+        return not (s.store_layers or s.layer_norm or self.listeners)
 
     def _share(self, docs: List[Doc], layers: LayersOutT) -> None:
         if self.listeners:
@@ -293,20 +217,20 @@ class Elmo(TrainablePipe):
         for doc, doc_layers in zip(docs, layers):
             if doc_layers.ndim == 2:  # already mixed by predict
                 doc._.elmo = doc_layers
-                if self.cfg["set_vectors"]:
+                if self.settings.set_vectors:
                     set_vector_hooks(doc)
                 continue
             mask = np.array([not t.is_space for t in doc], dtype=bool)
             doc._.elmo = fixed_mix(
                 doc_layers,
                 weights,
-                gamma=self.cfg["gamma"],
-                layer_norm=self.cfg["layer_norm"],
+                gamma=self.settings.gamma,
+                layer_norm=self.settings.layer_norm,
                 mask=mask,
             )
-            if self.cfg["store_layers"]:
+            if self.settings.store_layers:
                 doc._.elmo_layers = doc_layers
-            if self.cfg["set_vectors"]:
+            if self.settings.set_vectors:
                 set_vector_hooks(doc)
 
     def update(
@@ -340,22 +264,41 @@ class Elmo(TrainablePipe):
         nlp: Optional[Language] = None,
         bilm_loader: Optional[Callable[[Model], Model]] = None,
     ) -> None:
-        """Load the biLM and link the listeners of later components, so that their models
-        see real layers (and widths) while they are initialized.
+        """Load the biLM, check every ELMo listener of the pipeline and link those of later
+        components, so that their models see real layers (and widths) while they are
+        initialized.
 
         bilm_loader (Optional[Callable]): e.g. ``spacy-elmo.BiLMFiles.v1``, to set the biLM
-            files here instead of in the component config.
+            files here instead of in the model section (not both: E214).
         """
         if bilm_loader is not None:
+            settings = layer_settings(self.model)
+            if settings.options_file is not None:
+                raise ElmoInputError(
+                    Errors.E214.format(
+                        name=self.name,
+                        options_file=settings.options_file,
+                        weight_file=settings.weight_file,
+                    )
+                )
             bilm_loader(self.model)
             self._weights = None
         self.embedder  # noqa: B018 - load now, fail early on bad files
         self.layer_weights  # noqa: B018 - validate scalar_mix
         if nlp is not None:
+            check_listener_wiring(nlp)
             names = nlp.pipe_names
             if self.name in names:
                 for other in names[names.index(self.name) + 1 :]:
                     self.find_listeners(nlp.get_pipe(other))
+            for component, listener in self._linked_nodes():
+                listener.check_width(self.embedder.output_dim, f" in component {component!r}")
+
+    def _linked_nodes(self) -> Iterator[Tuple[str, ElmoListenerNode]]:
+        for component, listeners in self.listener_map.items():
+            for listener in listeners:
+                if isinstance(listener, ElmoListenerNode):
+                    yield component, listener
 
     # --- serialization -------------------------------------------------------------------
     def to_disk(self, path, *, exclude: Iterable[str] = tuple()) -> None:
@@ -380,10 +323,7 @@ class Elmo(TrainablePipe):
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "Elmo":
         msg = srsly.msgpack_loads(bytes_data)
-        shim = get_shim(self.model)
-        shim.set_files(None, None)
-        shim.files = None
-        shim.blobs = dict(msg["files"])
+        get_shim(self.model).set_blobs(msg.get("files") if isinstance(msg, dict) else None)
         self._weights = None
         return self
 
@@ -424,8 +364,43 @@ def _replace_in_cfg(cfg: Dict[str, Any], layers_cfg: Dict[str, Any]) -> Dict[str
     return out
 
 
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ElmoInputError(
-            Errors.E110.format(name=name, value=value, expected=f"an int >= {minimum}")
-        )
+def check_listener_wiring(nlp: Language) -> None:
+    """E210 for an ELMo listener whose ``upstream`` is not an ``elmo`` component before it."""
+    names = nlp.pipe_names
+    for position, (component, pipe) in enumerate(nlp.pipeline):
+        model = getattr(pipe, "model", None)
+        if not isinstance(model, Model):
+            continue
+        for node in model.walk():
+            if not isinstance(node, ElmoListenerNode):
+                continue
+            problem = _wiring_problem(nlp, node.upstream_name, position)
+            if problem is not None:
+                components = ", ".join(
+                    f"{n} (factory {nlp.get_pipe_meta(n).factory!r})" for n in names
+                )
+                raise ElmoInputError(
+                    Errors.E210.format(
+                        component=component,
+                        upstream=node.upstream_name,
+                        problem=problem,
+                        components=components or "no components",
+                    )
+                )
+
+
+def _wiring_problem(nlp: Language, upstream: str, position: int) -> Optional[str]:
+    names = nlp.pipe_names
+    if upstream == "*":
+        if any(isinstance(nlp.get_pipe(n), Elmo) for n in names[:position]):
+            return None
+        return "no 'elmo' component comes before it"
+    if upstream not in names:
+        if upstream in nlp.disabled:
+            return f"{upstream!r} is disabled (or frozen while the pipeline is initialised)"
+        return "there is no component of that name"
+    if not isinstance(nlp.get_pipe(upstream), Elmo):
+        return f"{upstream!r} is made by the factory {nlp.get_pipe_meta(upstream).factory!r}"
+    if names.index(upstream) > position:
+        return f"{upstream!r} comes after it in [nlp] pipeline"
+    return None

@@ -109,7 +109,7 @@ class StreamBatcher:
             self._load_epoch(epoch)
         if self._rows is None or self._rev is None:  # epoch -1: not loaded
             raise ElmoInputError(
-                Errors.E310.format(key="step", value=step, expected="a non-negative step")
+                Errors.E110.format(name="step", value=step, expected="a non-negative step")
             )
         a, U = k * self.unroll, self.unroll
         fwd, bwd = self._rows[:, a : a + U + 1], self._rev[:, a : a + U + 1]

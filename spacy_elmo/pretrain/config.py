@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from ..errors import ElmoInputError, Errors
-from .validate import check_bool, check_choice, check_float, check_int
+from ..validation import check_bool, check_choice, check_float, check_int, invalid
 
 #: Optimizers and learning-rate schedules that :mod:`.loop` and :mod:`.schedule` implement.
 OPTIMIZERS = ("adam", "adagrad")
@@ -34,7 +34,7 @@ class CorpusFile:
     def __post_init__(self) -> None:
         if not isinstance(self.path, str) or not self.path:
             raise ElmoInputError(
-                Errors.E310.format(key="data path", value=self.path, expected="a file path")
+                Errors.E110.format(name="data path", value=self.path, expected="a file path")
             )
         check_bool("pretokenized", self.pretokenized)
         if self.max_lines is not None:
@@ -141,7 +141,7 @@ class OptimizerConfig:
         check_float("optimizer.lr", self.lr, low=0.0, low_open=True)
         if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
             raise ElmoInputError(
-                Errors.E310.format(key="optimizer.betas", value=self.betas, expected="two numbers")
+                Errors.E110.format(name="optimizer.betas", value=self.betas, expected="two numbers")
             )
         for beta in self.betas:
             check_float("optimizer.betas", beta, low=0.0, high=0.999999)

@@ -27,7 +27,7 @@ class Vocab:
         """
         if tuple(words[:3]) != SPECIALS:
             raise ElmoInputError(
-                Errors.E310.format(key="vocab", value=list(words[:3]), expected=list(SPECIALS))
+                Errors.E110.format(name="vocab", value=list(words[:3]), expected=list(SPECIALS))
             )
         self.words: List[str] = list(words)
         self.index: Dict[str, int] = {w: i for i, w in enumerate(self.words)}
@@ -73,8 +73,8 @@ def check_cutoffs(cutoffs: Sequence[int], n_words: int) -> List[int]:
         set(cutoffs)
     ):
         raise ElmoInputError(
-            Errors.E310.format(
-                key="softmax.cutoffs", value=list(cutoffs), expected="increasing positive integers"
+            Errors.E110.format(
+                name="softmax.cutoffs", value=list(cutoffs), expected="increasing positive integers"
             )
         )
     kept = [c for c in cutoffs if c < n_words - 1]

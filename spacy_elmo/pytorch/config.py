@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Dict, Optional, Tuple
 
 from ..errors import ElmoFormatError, Errors
+from ..validation import invalid, is_int, is_number
 
 #: The 7 character filters of every published English model, ``(width, count)``.
 PUBLISHED_FILTERS: Tuple[Tuple[int, int], ...] = (
@@ -120,7 +121,7 @@ class ELMoConfig:
         c, l = self.char_cnn, self.lstm
 
         def bad(key: str, value: object, expected: str) -> None:
-            raise ElmoFormatError(Errors.E007.format(key=key, value=value, expected=expected))
+            invalid(key, value, expected, error=ElmoFormatError)
 
         for key, value in (
             ("lstm.dim", l.dim),
@@ -128,14 +129,12 @@ class ELMoConfig:
             ("lstm.n_layers", l.n_layers),
             ("char_cnn.embedding.dim", c.embedding_dim),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value, low=1):
                 bad(key, value, "a positive integer")
-        if isinstance(c.n_highway, bool) or not isinstance(c.n_highway, int) or c.n_highway < 0:
+        if not is_int(c.n_highway, low=0):
             bad("char_cnn.n_highway", c.n_highway, "a non-negative integer")
         for key, clip in (("lstm.cell_clip", l.cell_clip), ("lstm.proj_clip", l.proj_clip)):
-            if clip is not None and (
-                isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip <= 0
-            ):
+            if clip is not None and not is_number(clip, low=0.0, low_open=True):
                 bad(key, clip, "a positive number, or null for no clipping")
         if not isinstance(l.use_skip_connections, bool):
             bad("lstm.use_skip_connections", l.use_skip_connections, "true or false")
@@ -159,7 +158,7 @@ class ELMoConfig:
         for pair in c.filters:
             if (
                 len(pair) != 2
-                or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in pair)
+                or not all(is_int(v, low=1) for v in pair)
                 or pair[0] > c.max_characters_per_token
             ):
                 bad(

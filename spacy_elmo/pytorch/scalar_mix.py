@@ -1,11 +1,12 @@
 """ScalarMix: the task-specific weighted sum of biLM layers (Peters et al., 2018, eq. 1)."""
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import ElmoInputError, Errors
+from ..validation import check_float
 
 
 class ScalarMix(nn.Module):
@@ -41,8 +42,7 @@ class ScalarMix(nn.Module):
         if len(weights) != n_layers:
             raise ElmoInputError(Errors.E108.format(expected=n_layers, found=len(weights)))
         for name, p in (("layer_dropout", layer_dropout), ("dropout", dropout)):
-            if not 0.0 <= p < 1.0:
-                raise ElmoInputError(Errors.E110.format(name=name, value=p, expected="0 <= p < 1"))
+            check_float(name, p, low=0.0, high=1.0, high_open=True)
         self.n_layers = n_layers
         self.layer_norm = layer_norm
         self.layer_dropout = layer_dropout
@@ -69,20 +69,52 @@ class ScalarMix(nn.Module):
         """
         if layers.shape[0] != self.n_layers:
             raise ElmoInputError(Errors.E108.format(expected=self.n_layers, found=layers.shape[0]))
-        s = self.normalized_weights().to(layers.dtype)
-        if self.layer_norm:
-            layers = self._normalize(layers, mask)
-        mixed = torch.tensordot(s, layers, dims=1)
-        return self.dropout(self.gamma.to(layers.dtype) * mixed)
+        weights = self.normalized_weights().to(layers.dtype)
+        gamma = self.gamma.to(layers.dtype)
+        return self.dropout(
+            mix_layers(layers, weights, gamma, layer_norm=self.layer_norm, mask=mask)
+        )
 
-    @staticmethod
-    def _normalize(layers: Tensor, mask: Optional[Tensor]) -> Tensor:
-        if mask is None:
-            mask = layers.new_ones(layers.shape[1:-1], dtype=torch.bool)
-        m = mask.to(layers.dtype).unsqueeze(-1)  # (..., 1)
-        n = (m.sum() * layers.shape[-1]).clamp(min=1.0)
-        reduce = tuple(range(1, layers.dim()))
-        masked = layers * m
-        mean = masked.sum(dim=reduce, keepdim=True) / n
-        var = (((masked - mean) * m) ** 2).sum(dim=reduce, keepdim=True) / n
-        return (layers - mean) / torch.sqrt(var + 1e-13)
+
+def mix_layers(
+    layers: Tensor,
+    weights: Tensor,
+    gamma: Union[float, Tensor],
+    *,
+    layer_norm: bool = False,
+    mask: Optional[Tensor] = None,
+) -> Tensor:
+    """``gamma * sum_k weights_k * norm(layers_k)`` (Peters et al., 2018, eq. 1): the one
+    implementation of the mix, trainable (:class:`ScalarMix`) or fixed (the ``elmo``
+    component's ``doc._.elmo``).
+
+    :param layers: *Shape:* ``(n_layers, ..., D)``.
+    :param weights: Normalised layer weights. *Shape:* ``(n_layers,)``.
+    :param gamma: Scale (a float, or a 1-element tensor when trained).
+    :param layer_norm: Normalise each layer first (:func:`normalize_layers`).
+    :param mask: True at real positions, for ``layer_norm``. *Shape:* ``layers.shape[1:-1]``.
+    :returns: *Shape:* ``layers.shape[1:]``.
+    """
+    if layer_norm:
+        layers = normalize_layers(layers, mask)
+    return gamma * torch.tensordot(weights, layers, dims=1)
+
+
+def normalize_layers(layers: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+    """Each layer minus its mean, over its standard deviation, both pooled over every masked
+    position and feature of the layer (AllenNLP's ``do_layer_norm``). Masked-out positions
+    are normalised too (they do not count towards the statistics).
+
+    :param layers: *Shape:* ``(n_layers, ..., D)``.
+    :param mask: True at real positions (default: all). *Shape:* ``layers.shape[1:-1]``.
+    :returns: *Shape:* ``layers.shape``.
+    """
+    if mask is None:
+        mask = layers.new_ones(layers.shape[1:-1], dtype=torch.bool)
+    m = mask.to(layers.dtype).unsqueeze(-1)  # (..., 1)
+    n = (m.sum() * layers.shape[-1]).clamp(min=1.0)
+    reduce = tuple(range(1, layers.dim()))
+    masked = layers * m
+    mean = masked.sum(dim=reduce, keepdim=True) / n
+    var = (((masked - mean) * m) ** 2).sum(dim=reduce, keepdim=True) / n
+    return (layers - mean) / torch.sqrt(var + 1e-13)

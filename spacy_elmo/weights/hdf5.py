@@ -318,10 +318,15 @@ def load_bilm(
 
 
 def _device(device: Union[str, torch.device]) -> torch.device:
+    """``device`` as a torch device this machine has (E109 otherwise)."""
     try:
         dev = torch.device(device)
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("CUDA is not available in this torch build or machine")
-        return dev
-    except RuntimeError as e:
-        raise ElmoFormatError(Errors.E109.format(device=device, error=e)) from None
+    except RuntimeError as e:  # torch's parser: not a device name
+        raise ElmoInputError(Errors.E109.format(device=device, error=e)) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        error = "CUDA is not available in this torch build or machine"
+        raise ElmoInputError(Errors.E109.format(device=device, error=error))
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        error = f"torch sees {torch.cuda.device_count()} CUDA device(s)"
+        raise ElmoInputError(Errors.E109.format(device=device, error=error))
+    return dev

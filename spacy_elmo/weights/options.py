@@ -8,6 +8,7 @@ from typing import Any, Dict, Mapping, Optional, Union
 
 from ..errors import ElmoFormatError, Errors, Warnings
 from ..pytorch.config import CharCNNConfig, ELMoConfig, LSTMConfig
+from ..validation import invalid
 from .files import check_model_file
 
 #: Keys that bilm-tf dumps for training; inference ignores them silently.
@@ -45,32 +46,26 @@ def _clip(value: Any, key: str) -> Any:
         return None
     # Python's json reads NaN and Infinity: a NaN clip makes every vector NaN.
     if isinstance(value, float) and not math.isfinite(value):
-        raise ElmoFormatError(
-            Errors.E007.format(
-                key=key, value=value, expected="a positive finite number, or null for no clipping"
-            )
+        invalid(
+            key, value, "a positive finite number, or null for no clipping", error=ElmoFormatError
         )
     return value
 
 
 def _section(parent: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-    """The JSON object ``parent[key]``: E006 when missing, E007 when not an object."""
+    """The JSON object ``parent[key]``: E006 when missing, E110 when not an object."""
     if key not in parent:
         raise ElmoFormatError(Errors.E006.format(key=path))
     value = parent[key]
     if not isinstance(value, Mapping):
-        raise ElmoFormatError(Errors.E007.format(key=path, value=value, expected="a JSON object"))
+        invalid(path, value, "a JSON object", error=ElmoFormatError)
     return value
 
 
 def config_from_dict(options: Mapping[str, Any]) -> ELMoConfig:
     """Build a validated config from the parsed contents of an options.json file."""
     if not isinstance(options, Mapping):
-        raise ElmoFormatError(
-            Errors.E007.format(
-                key="options", value=type(options).__name__, expected="a JSON object"
-            )
-        )
+        invalid("options", type(options).__name__, "a JSON object", error=ElmoFormatError)
 
     def get(section: Mapping[str, Any], key: str, path: str) -> Any:
         if not isinstance(section, Mapping) or key not in section:
@@ -89,10 +84,8 @@ def config_from_dict(options: Mapping[str, Any]) -> ELMoConfig:
     embedding = _section(cnn, "embedding", "char_cnn.embedding")
     filters = get(cnn, "filters", "char_cnn.filters")
     if not isinstance(filters, list) or not all(isinstance(f, (list, tuple)) for f in filters):
-        raise ElmoFormatError(
-            Errors.E007.format(
-                key="char_cnn.filters", value=filters, expected="a list of [width, count] pairs"
-            )
+        invalid(
+            "char_cnn.filters", filters, "a list of [width, count] pairs", error=ElmoFormatError
         )
     n_highway = cnn.get("n_highway") or 0
     return ELMoConfig(

@@ -9,7 +9,7 @@ from spacy.training import Example
 from spacy.util import load_config, load_model_from_config
 
 from spacy_elmo import ElmoEmbedder
-from spacy_elmo.models import build_elmo_listener_v1, build_scalar_mix_v1
+from spacy_elmo.models import build_elmo_layers_v1, build_elmo_listener_v1, build_scalar_mix_v1
 from spacy_elmo.util import default_model_paths
 
 CONFIGS = Path(__file__).parents[2] / "configs"
@@ -22,8 +22,8 @@ TRAIN = [
 
 def _nlp(tiny_paths, extra=None):
     config = load_config(CONFIGS / "ner_elmo.cfg")
-    config["components"]["elmo"]["options_file"] = tiny_paths[0]
-    config["components"]["elmo"]["weight_file"] = tiny_paths[1]
+    config["components"]["elmo"]["model"]["options_file"] = tiny_paths[0]
+    config["components"]["elmo"]["model"]["weight_file"] = tiny_paths[1]
     for key, value in (extra or {}).items():
         config["components"]["elmo"][key] = value
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
@@ -71,9 +71,8 @@ def test_each_component_has_its_own_mix(tiny_paths):
     tc = load_config(CONFIGS / "textcat_elmo.cfg")
     config["nlp"]["pipeline"] = ["elmo", "ner", "textcat"]
     config["components"]["textcat"] = tc["components"]["textcat"]
-    config["components"]["elmo"]["options_file"], config["components"]["elmo"]["weight_file"] = (
-        tiny_paths
-    )
+    model = config["components"]["elmo"]["model"]
+    model["options_file"], model["weight_file"] = tiny_paths
     nlp = load_model_from_config(config, auto_fill=True)
     examples = [
         Example.from_dict(
@@ -122,7 +121,8 @@ def test_replace_listeners(tiny_paths, tmp_path):
     nlp.replace_listeners("elmo", "ner", ["model.tok2vec"])
     assert nlp.get_pipe("elmo").listening_components == []
     cfg = nlp.config["components"]["ner"]["model"]["tok2vec"]["elmo"]["layers"]
-    assert cfg["@architectures"] == "spacy-elmo.ElmoLayers.v2"
+    assert cfg["@architectures"] == "spacy-elmo.ElmoLayers.v1"
+    assert cfg["cache_size"] == 300_000  # the component's biLM settings travel along
     (layers,) = [n for n in nlp.get_pipe("ner").model.walk() if n.name == "elmo-layers"]
     assert layers.shims[0].embedder is nlp.get_pipe("elmo").embedder  # frozen: shared, not copied
     nlp.remove_pipe("elmo")
@@ -139,13 +139,20 @@ def test_replace_listeners(tiny_paths, tmp_path):
     assert [e.text for e in loaded(doc.text).ents] == [e.text for e in nlp(doc.text).ents]
 
 
-def test_listener_standalone_uses_default_model():
-    listener = build_elmo_listener_v1(mix=build_scalar_mix_v1(n_layers=3))
+def test_listener_standalone_needs_its_own_layers():
     nlp = spacy.blank("en")
     docs = [nlp("No elmo component here ."), nlp("")]
-    with pytest.warns(UserWarning, match=r"\[W003\].*embedded default biLM"):
-        listener.initialize(X=docs)
-        out = listener.predict(docs)
+    unlinked = build_elmo_listener_v1(mix=build_scalar_mix_v1(n_layers=3))
+    with pytest.raises(ValueError, match=r"\[E211\].*upstream='\*'.*'layers' section"):
+        unlinked.initialize(X=docs)
+    with pytest.raises(ValueError, match=r"\[E211\]"):
+        unlinked.predict(docs)
+    # the embedded default biLM, asked for explicitly
+    listener = build_elmo_listener_v1(
+        mix=build_scalar_mix_v1(n_layers=3), layers=build_elmo_layers_v1()
+    )
+    listener.initialize(X=docs)
+    out = listener.predict(docs)
     ref = ElmoEmbedder(*default_model_paths()).embed_sentence([t.text for t in docs[0]]).mean(0)
     assert out[1].shape == (0, ref.shape[1])
     np.testing.assert_allclose(out[0], ref, atol=1e-5)

@@ -23,7 +23,6 @@ def test_entry_points_resolve():
     ]
     assert sorted(names) == [
         "spacy-elmo.ElmoLayers.v1",
-        "spacy-elmo.ElmoLayers.v2",
         "spacy-elmo.ElmoListener.v1",
         "spacy-elmo.ElmoTok2Vec.v1",
         "spacy-elmo.ScalarMix.v1",
@@ -83,16 +82,18 @@ def test_fixed_mix_settings(make_nlp):
 
 def test_bad_config(tiny_paths):
     nlp = spacy.blank("en")
-    with pytest.raises(ValueError, match="E201"):
-        nlp.add_pipe("elmo", config={"options_file": tiny_paths[0]})
+    with pytest.raises(ValueError, match="E402"):
+        nlp.add_pipe("elmo", config={"model": {"options_file": tiny_paths[0]}})
     with pytest.raises(ValueError, match="E104"):
-        nlp.add_pipe("elmo", config={"state": "hot"})
-    with pytest.raises(ValueError, match="window"):
-        nlp.add_pipe("elmo", config={"window": 0})
+        nlp.add_pipe("elmo", config={"model": {"state": "hot"}})
+    with pytest.raises(ValueError, match="E110.*window"):
+        nlp.add_pipe("elmo", config={"model": {"window": 0}})
     with pytest.raises(ValueError, match="E114"):
-        nlp.add_pipe("elmo", config={"precision": "half"})
+        nlp.add_pipe("elmo", config={"model": {"precision": "half"}})
+    with pytest.raises(ValueError, match="E209"):
+        nlp.add_pipe("elmo", config={"model": {"device": "gpu0"}})
     missing = {"options_file": "/missing/options.json", "weight_file": "/missing/weights.hdf5"}
-    nlp.add_pipe("elmo", config=missing)  # files are read on first use
+    nlp.add_pipe("elmo", config={"model": missing})  # files are read on first use
     with pytest.raises(ValueError, match=r"\[E001\].*/missing/options.json"):
         nlp("Hello")
 
@@ -102,16 +103,14 @@ def test_bfloat16_precision(make_nlp, tmp_path):
     nlp = make_nlp(store_layers=True, precision="bfloat16")
     low = nlp(TEXT)._.elmo_layers
     assert nlp.get_pipe("elmo").embedder.precision == "bfloat16"
-    np.testing.assert_array_equal(low[0], exact[0])  # the char CNN stays float32
+    # the char CNN stays float32 (to float noise: the shared embedder's word cache may have
+    # computed a word in another batch)
+    np.testing.assert_allclose(low[0], exact[0], rtol=0, atol=1e-5)
     assert 0 < np.abs(low - exact).max() < 2e-2 * np.abs(exact).max()
     nlp.to_disk(tmp_path / "pipeline")
     loaded = spacy.load(tmp_path / "pipeline")
     assert loaded.get_pipe("elmo").embedder.precision == "bfloat16"
     np.testing.assert_allclose(loaded(TEXT)._.elmo_layers, low, atol=1e-5)
-    # a v1 model section (no precision) still builds, in float32
-    old = spacy.blank("en")
-    old.add_pipe("elmo", config={"model": {"@architectures": "spacy-elmo.ElmoLayers.v1"}})
-    assert old.get_pipe("elmo").embedder.precision == "float32"
 
 
 def test_set_vectors(make_nlp):

@@ -26,10 +26,13 @@ def _train_and_score(tmp_path, config, data, tiny_paths, epochs):
         "training.batcher.size.start": 300,
     }
     if "elmo" in config:
-        overrides["components.elmo.options_file"] = tiny_paths[0]
-        overrides["components.elmo.weight_file"] = tiny_paths[1]
+        overrides["components.elmo.model.options_file"] = tiny_paths[0]
+        overrides["components.elmo.model.weight_file"] = tiny_paths[1]
     train(CONFIGS / config, out, use_gpu=-1, overrides=overrides)
     nlp = spacy.load(out / "model-last")
+    if "elmo" in config:  # the model section's files took effect (tiny: 2P = 32)
+        assert nlp.get_pipe("elmo").embedder.output_dim == 32
+        assert nlp.config["components"]["elmo"]["model"]["options_file"] == tiny_paths[0]
     docs = DocBin().from_disk(data).get_docs(nlp.vocab)
     scores = nlp.evaluate([Example(nlp.make_doc(d.text), d) for d in docs])
     print(config, {k: scores[k] for k in ("ents_f", "cats_score") if k in scores})

@@ -79,7 +79,7 @@ def test_bad_config(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(ElmoInputError, match=r"\[E309\]"):
         load_config(bad)
-    with pytest.raises(ElmoInputError, match=r"\[E310\]"):
+    with pytest.raises(ElmoInputError, match=r"\[E110\]"):
         cfg = tiny_config(make_corpus(tmp_path / "c.txt", 50))
         cfg["optimizer"]["name"] = "sgd-ish"
         pretrain(config_from_dict(cfg), tmp_path / "o", progress=False)

@@ -171,7 +171,7 @@ def test_divergence_stops_with_a_coded_error(corpus, tmp_path):
 def test_impossible_settings_are_coded_errors(corpus, section, key, value):
     cfg = tiny_config(corpus)
     cfg[section][key] = value
-    with pytest.raises(ElmoInputError, match=rf"\[E310\].*'{section}.{key}'"):
+    with pytest.raises(ElmoInputError, match=rf"\[E110\].*'{section}.{key}'"):
         config_from_dict(cfg)
 
 
@@ -213,5 +213,5 @@ def test_cli_refuses_an_infinite_learning_rate(tmp_path, corpus):
         text=True,
         timeout=120,
     )
-    assert done.returncode != 0 and "[E310]" in done.stderr and "optimizer.lr" in done.stderr
+    assert done.returncode != 0 and "[E110]" in done.stderr and "optimizer.lr" in done.stderr
     assert not (tmp_path / "run" / "checkpoints").exists()

@@ -48,7 +48,7 @@ def test_decay_steps_overrides_the_run_length():
     [({"schedule": "exp"}, "optimizer.schedule"), ({"min_lr": 0.5}, "optimizer.min_lr")],
 )
 def test_bad_schedule_is_a_coded_error(values, key):
-    with pytest.raises(ElmoInputError, match=rf"\[E310\].*{key}"):
+    with pytest.raises(ElmoInputError, match=rf"\[E110\].*{key}"):
         OptimizerConfig(lr=0.1, **values)
 
 

@@ -44,5 +44,5 @@ def test_unknown_preset():
     ],
 )
 def test_impossible_values(kwargs, key):
-    with pytest.raises(ElmoFormatError, match=rf"\[E007\].*{key}"):
+    with pytest.raises(ElmoFormatError, match=rf"\[E110\].*{key}"):
         ELMoConfig(**kwargs)

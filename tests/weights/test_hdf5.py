@@ -135,13 +135,13 @@ def test_corrupt_values_and_dtype(copied):
         (lambda o: o.pop("lstm"), r"\[E006\].*'lstm'"),
         (lambda o: o["char_cnn"].pop("filters"), r"\[E006\].*char_cnn.filters"),
         (lambda o: o["lstm"].pop("projection_dim"), r"\[E006\].*lstm.projection_dim"),
-        (lambda o: o["char_cnn"].update(n_characters=261), r"\[E007\].*n_characters.*261.*262"),
+        (lambda o: o["char_cnn"].update(n_characters=261), r"\[E110\].*n_characters.*261.*262"),
         (
             lambda o: o["char_cnn"].update(max_characters_per_token=64),
-            r"\[E007\].*max_characters_per_token",
+            r"\[E110\].*max_characters_per_token",
         ),
-        (lambda o: o["lstm"].update(dim="4096"), r"\[E007\].*lstm.dim"),
-        (lambda o: o["char_cnn"].update(filters=[[1, 4], [2]]), r"\[E007\].*filters"),
+        (lambda o: o["lstm"].update(dim="4096"), r"\[E110\].*lstm.dim"),
+        (lambda o: o["char_cnn"].update(filters=[[1, 4], [2]]), r"\[E110\].*filters"),
     ],
 )
 def test_bad_options(copied, edit, pattern):

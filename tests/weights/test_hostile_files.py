@@ -94,7 +94,7 @@ def test_non_finite_clips_are_refused(copied, key, value):
     text = opt.read_text().replace(f'"{key}": 3', f'"{key}": {value}')
     assert value in text
     opt.write_text(text)
-    with pytest.raises(ElmoFormatError, match=rf"\[E007\].*lstm.{key}.*finite"):
+    with pytest.raises(ElmoFormatError, match=rf"\[E110\].*lstm.{key}.*finite"):
         load_options(opt)
 
 
@@ -221,5 +221,5 @@ def test_null_sections(copied):
     ):
         shutil.copy(SKIP / "options.json", opt)
         _edit_options(opt, edit)
-        with pytest.raises(ElmoFormatError, match=rf"\[E007\].*{key}.*JSON object"):
+        with pytest.raises(ElmoFormatError, match=rf"\[E110\].*{key}.*JSON object"):
             load_options(opt)

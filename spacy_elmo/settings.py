@@ -1,0 +1,208 @@
+"""Every setting of the spaCy integration, declared once: name, type, default and check.
+
+Two owners, as in spaCy's split between a component and its architecture:
+
+- :class:`BiLMSettings`: the frozen biLM, owned by the ``spacy-elmo.ElmoLayers.v1``
+  architecture (``[components.elmo.model]``): which files, how it runs, how docs are batched.
+- :class:`ComponentSettings`: the ``elmo`` component's own (``[components.elmo]``): the fixed
+  mix written to ``doc._.elmo`` and what else it sets on docs.
+
+The registered functions take their keyword arguments from these classes (see
+:func:`keyword_parameters`), so spaCy's config validation and ``init fill-config`` show the
+same names and defaults as this module. This module imports neither torch nor spaCy.
+"""
+
+import dataclasses
+import inspect
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Type, TypeVar
+
+from .errors import ElmoInputError, Errors
+from .validation import check_bool, check_float, check_int, invalid
+
+#: Initial LSTM state modes (``spacy_elmo.pytorch.state.STATE_MODES``).
+STATE_MODES = ("warm", "zero", "stateful")
+#: Precisions of the biLSTM's matrix products (``spacy_elmo.pytorch.lstm.PRECISIONS``).
+PRECISIONS = ("float32", "bfloat16")
+#: "auto" (follow spaCy/thinc's current device), "cpu", "mps", "cuda" or "cuda:N".
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+@dataclass(frozen=True)
+class BiLMSettings:
+    """The settings of the frozen biLM (``spacy-elmo.ElmoLayers.v1``).
+
+    name (Optional[str]): A catalogue model (``python -m spacy_elmo models``), fetched once
+        into the download cache; "default" is the embedded model. Not with files (E402).
+    options_file (Optional[str]): options.json of the biLM: a path, an http(s) URL or
+        ``hf://OWNER/REPO[@REVISION]/PATH``. With ``weight_file`` and ``name`` None (the
+        default): the embedded default English model.
+    weight_file (Optional[str]): weights.hdf5 of the biLM; give both files or neither (E402).
+    state (str): Initial LSTM state of each sequence: "warm" (default: one fixed state from a
+        warm-up text, deterministic), "zero", or "stateful" (AllenNLP/bilm-tf semantics).
+    device (str): "auto" (default: the GPU spaCy uses, e.g. after ``spacy.require_gpu(N)`` or
+        ``spacy train --gpu-id N``, else the CPU), "cpu", "cuda", "cuda:N" or "mps".
+    precision (str): "float32" (default, exact) or "bfloat16": the biLSTM's matrix products
+        in bfloat16, faster on CPUs with bfloat16 GEMMs, vectors ~0.3% off.
+    batch_size (int): Most biLM sequences per forward pass. Default 64.
+    max_batch_tokens (int): Most padded tokens per forward pass. Default 4096.
+    window (int): Tokens kept per window for docs without sentence boundaries. Default 64.
+    overlap (int): Context tokens run on either side of a window and dropped. Default 16.
+    max_sentence_length (int): Longer sentences are cut into windows. Default 256.
+    cache_size (int): Tokens of layers kept in the training-time LRU cache (memory: tokens *
+        (L+1) * 2P * 4 bytes); 0 disables it. Default 200,000.
+    """
+
+    name: Optional[str] = None
+    options_file: Optional[str] = None
+    weight_file: Optional[str] = None
+    state: str = "warm"
+    device: str = "auto"
+    precision: str = "float32"
+    batch_size: int = 64
+    max_batch_tokens: int = 4096
+    window: int = 64
+    overlap: int = 16
+    max_sentence_length: int = 256
+    cache_size: int = 200_000
+
+    def __post_init__(self) -> None:
+        self._check_source()
+        if self.state not in STATE_MODES:
+            raise ElmoInputError(Errors.E104.format(value=self.state))
+        if self.precision not in PRECISIONS:
+            raise ElmoInputError(Errors.E114.format(value=self.precision))
+        if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
+            raise ElmoInputError(Errors.E209.format(value=self.device))
+        for name, minimum in _INT_MINIMA.items():
+            check_int(name, getattr(self, name), low=minimum)
+
+    def _check_source(self) -> None:
+        """A name, both files, or nothing (E402); paths given as Path objects kept as text."""
+        for key in ("options_file", "weight_file"):
+            value = getattr(self, key)
+            if isinstance(value, os.PathLike):
+                object.__setattr__(self, key, os.fspath(value))
+            elif value is not None and not isinstance(value, str):
+                invalid(key, value, "a path, a URL or null")
+        if self.name is not None and not isinstance(self.name, str):
+            invalid("name", self.name, "a model name or null")
+        files = [k for k in ("options_file", "weight_file") if getattr(self, k) is not None]
+        if self.name is not None and files:
+            raise ElmoInputError(Errors.E402.format(given=f"name={self.name!r} and {files[0]}"))
+        if len(files) == 1:
+            raise ElmoInputError(Errors.E402.format(given=f"only {files[0]}"))
+
+    def with_shorthand(self, given: Mapping[str, Any]) -> "BiLMSettings":
+        """These settings with the biLM settings given in the component's section (the flat
+        shorthand ``[components.elmo] options_file = ...``) merged in.
+
+        A shorthand value replaces a model value that is still the default; a model value
+        set to something else that differs is a conflict (E207). None means "not given".
+        """
+        default = BiLMSettings()
+        updates: Dict[str, Any] = {}
+        for name, value in given.items():
+            if value is None:
+                continue
+            if isinstance(value, os.PathLike):
+                value = os.fspath(value)
+            current = getattr(self, name)
+            if value != current and current != getattr(default, name):
+                raise ElmoInputError(Errors.E207.format(name=name, flat=value, model=current))
+            updates[name] = value
+        return dataclasses.replace(self, **updates) if updates else self
+
+
+_INT_MINIMA = {
+    "batch_size": 1,
+    "max_batch_tokens": 1,
+    "window": 1,
+    "overlap": 0,
+    "max_sentence_length": 1,
+    "cache_size": 0,
+}
+
+
+@dataclass(frozen=True)
+class ComponentSettings:
+    """The settings of the ``elmo`` component (``[components.elmo]``).
+
+    scalar_mix (Optional[List[float]]): Pre-softmax layer weights of ``doc._.elmo``; None
+        (default) for an even average, ``[-1e9, -1e9, 1]`` for the top layer only.
+    gamma (float): Scale of the mix (AllenNLP's semantics). Default 1.0.
+    layer_norm (bool): Normalise each layer over the doc's tokens before mixing. Default
+        False.
+    store_layers (bool): Also keep every layer in ``doc._.elmo_layers``. Default False.
+    set_vectors (bool): ``.vector`` and ``.similarity`` use ``doc._.elmo``. Default False.
+    """
+
+    scalar_mix: Optional[List[float]] = field(default=None)
+    gamma: float = 1.0
+    layer_norm: bool = False
+    store_layers: bool = False
+    set_vectors: bool = False
+
+    def __post_init__(self) -> None:
+        if self.scalar_mix is not None:
+            if isinstance(self.scalar_mix, (str, bytes)) or not hasattr(
+                self.scalar_mix, "__iter__"
+            ):
+                invalid("scalar_mix", self.scalar_mix, "a list of numbers")
+            weights = [check_float("scalar_mix", w) for w in self.scalar_mix]
+            object.__setattr__(self, "scalar_mix", weights)
+        object.__setattr__(self, "gamma", check_float("gamma", self.gamma))
+        for name in ("layer_norm", "store_layers", "set_vectors"):
+            check_bool(name, getattr(self, name))
+
+
+S = TypeVar("S", BiLMSettings, ComponentSettings)
+
+
+def from_kwargs(cls: Type[S], kwargs: Mapping[str, Any]) -> S:
+    """``cls(**kwargs)``, with a coded error naming unknown settings."""
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(kwargs) - set(known))
+    if unknown:
+        raise ElmoInputError(
+            Errors.E208.format(where=cls.__name__, keys=unknown, known=", ".join(known))
+        )
+    return cls(**kwargs)
+
+
+def as_dict(settings: Any) -> Dict[str, Any]:
+    """The settings as a plain dict (config values)."""
+    return dataclasses.asdict(settings)
+
+
+def keyword_parameters(
+    cls: type, *, shorthand: bool = False, skip: Tuple[str, ...] = ()
+) -> List[inspect.Parameter]:
+    """Keyword-only parameters for the settings of ``cls`` (except ``skip``): name, type and
+    default. With ``shorthand``, every default is None ("not given") and every type Optional.
+    """
+    params = []
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        annotation: Any = Optional[f.type] if shorthand else f.type  # type: ignore[name-defined]
+        default = None if shorthand else f.default
+        params.append(
+            inspect.Parameter(
+                f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+            )
+        )
+    return params
+
+
+def split_settings(kwargs: Mapping[str, Any], *classes: type) -> Tuple[Dict[str, Any], ...]:
+    """``kwargs`` split by the settings class that declares each name."""
+    parts: Tuple[Dict[str, Any], ...] = tuple({} for _ in classes)
+    for key, value in kwargs.items():
+        for part, cls in zip(parts, classes):
+            if key in {f.name for f in dataclasses.fields(cls)}:
+                part[key] = value
+                break
+    return parts
