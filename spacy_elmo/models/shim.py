@@ -10,6 +10,7 @@ import copy
 import hashlib
 import shutil
 import tempfile
+import threading
 import weakref
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple, Union
@@ -62,6 +63,7 @@ def check_file_names(files: Any) -> Dict[str, bytes]:
 # many components and pipelines do not each hold and warm up a copy, and a pipeline restored
 # from bytes or disk computes exactly what the one it was saved from does.
 _LOADED: "weakref.WeakValueDictionary[tuple, ElmoEmbedder]" = weakref.WeakValueDictionary()
+_LOAD_LOCK = threading.Lock()
 
 
 # (resolved path, size, mtime) -> sha256, so a file is hashed once however many pipelines load it
@@ -146,9 +148,15 @@ class ElmoShim(Shim):
     @property
     def embedder(self) -> ElmoEmbedder:
         """The runtime, loaded on first access."""
-        if self._model is None:
+        if self._model is not None:
+            return self._model
+        # One lock for look-up-and-load: threads that reach a fresh pipeline at once share one
+        # loaded (and warmed-up) biLM instead of each building its own.
+        with _LOAD_LOCK:
             state, precision = self.settings.state, self.settings.precision
             device = self.device
+            if self._model is not None:  # loaded by another thread while this one waited
+                return self._model
             if state == "stateful":  # carries per-row state: never shared
                 self._model = self._load(state, device, precision)
                 return self._model
@@ -167,7 +175,7 @@ class ElmoShim(Shim):
                 embedder = self._load(state, device, precision)
                 _LOADED[key] = embedder
             self._model = embedder
-        return self._model
+            return self._model
 
     def _load(self, state: str, device: str, precision: str) -> ElmoEmbedder:
         def load(folder: Dict[str, Path]) -> ElmoEmbedder:

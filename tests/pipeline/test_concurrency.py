@@ -99,3 +99,36 @@ def test_n_process_fork_with_a_multithreaded_parent(tiny_paths):
         raise AssertionError("nlp.pipe(n_process=2) under fork hung (killed after 180 s)")
     assert proc.returncode == 0, stderr[-3000:]
     assert "forked workers ok" in stdout
+
+
+def test_threads_reaching_fresh_pipelines_load_one_bilm(tmp_path, tiny_paths):
+    """Threads that first touch two fresh pipelines at once share one loaded biLM instead of
+    each loading and warming up its own."""
+    from pathlib import Path
+
+    import spacy
+
+    from spacy_elmo.models.layers import get_shim
+
+    options = tmp_path / "options.json"  # same model, new bytes: nothing has loaded it yet
+    options.write_text(Path(tiny_paths[0]).read_text(encoding="utf8") + "\n\n", encoding="utf8")
+    model = {"options_file": str(options), "weight_file": tiny_paths[1]}
+    shims = []
+    for _ in range(2):
+        nlp = spacy.blank("en")
+        nlp.add_pipe("elmo", config={"model": model})
+        shims.append(get_shim(nlp.get_pipe("elmo").model))
+    loaded = [None] * 4
+    barrier = threading.Barrier(4)
+
+    def work(k: int) -> None:
+        barrier.wait()
+        loaded[k] = shims[k % 2].embedder
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(e is not None for e in loaded)
+    assert len({id(e) for e in loaded}) == 1
