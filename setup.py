@@ -37,18 +37,19 @@ setup(
         "h5py>=3.0.0",
         "tqdm>=4.0.0",
         "typer>=0.9.0",
+        # Downloads by name or http(s) URL (spacy_elmo/hub); spaCy and torch need both anyway.
+        "requests>=2.25.0",
+        "filelock>=3.10.0",
     ],
     extras_require={
         # The pretraining perplexity plot needs matplotlib; the tests check that plot.
         "pretrain": ["matplotlib>=3.5.0"],
-        # Loading biLMs by name, URL or hf:// (spacy_elmo/hub): imported only when fetching.
-        "hub": ["requests>=2.25.0", "filelock>=3.10.0", "huggingface_hub>=0.23.0"],
+        # hf:// locations and the Hugging Face Hub mirrors (spacy_elmo/hub/hf.py).
+        "hub": ["huggingface_hub>=0.23.0"],
         # black, isort and mypy run in tests/test_style.py: pinned, so results do not drift.
         "test": [
             "pytest>=7.0.0",
             "matplotlib>=3.5.0",
-            "requests>=2.25.0",
-            "filelock>=3.10.0",
             "huggingface_hub>=0.23.0",
             "black==26.10.1",
             "isort==9.0.2",
