@@ -87,13 +87,15 @@ class Handler(BaseHTTPRequestHandler):
         self._body(served, head, cut)
 
     def _plain(self, status: int, body: bytes, head: bool, content_type="text/plain", extra=None):
+        # Logged before anything is sent: a client may act on the status line (and the test
+        # read the log) before this thread runs another line.
+        self._record(0 if head else len(body))
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for k, v in (extra or {}).items():
             self.send_header(k, v)
         self.end_headers()
-        self._record(0 if head else len(body))  # before the body: the client may be faster
         if not head:
             self.wfile.write(body)
 
@@ -106,6 +108,10 @@ class Handler(BaseHTTPRequestHandler):
             if start >= len(body):
                 return self._plain(416, b"", head, extra={"Content-Range": f"bytes */{len(body)}"})
             status = 206
+        chunk = body[start:]
+        if cut:
+            chunk = chunk[: served.cut_at if served.cut_at is not None else len(chunk) // 2]
+        self._record(0 if head else len(chunk))  # before sending, as in _plain
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body) - start))
@@ -116,11 +122,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         if head:
-            return self._record(0)
-        chunk = body[start:]
-        if cut:
-            chunk = chunk[: served.cut_at if served.cut_at is not None else len(chunk) // 2]
-        self._record(len(chunk))
+            return
         self.wfile.write(chunk)
         self.wfile.flush()
         if cut:
