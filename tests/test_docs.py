@@ -302,7 +302,7 @@ def test_format_citations_point_to_sections():
 def test_no_references_outside_the_repository():
     """Nothing points into the development workspace or mentions its tickets."""
     pattern = re.compile(
-        r"\.\./shared|/work/|\bshared/(?:data|docs|tools)|issue #\d|the issue's"
+        r"\.\./shared|/work/|\bshared/(?:data|docs|tools)|issue #\d|the issue['’]s"
         r"|elmo-format(?:\.md)? §|docs/style\.md"  # the workspace's notes, not in the repo
     )
     files = _citing_files() + [ROOT / "project.yml", *sorted((ROOT / "configs").glob("*"))]
