@@ -236,21 +236,11 @@ def check_settings(settings: BenchSettings) -> None:
 
 def check_device(device: str) -> None:
     """``device`` must name a device this machine has: ``cpu``, or ``cuda[:N]`` with CUDA."""
-    import torch
+    from ..pytorch.device import device_problem  # torch only when a benchmark runs
 
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise ElmoInputError(Errors.E602.format(device=device, error=e)) from None
-    if dev.type == "cpu":
-        return
-    if dev.type != "cuda":
-        raise ElmoInputError(Errors.E602.format(device=device, error="not a CPU or CUDA device"))
-    if not torch.cuda.is_available():
-        raise ElmoInputError(Errors.E602.format(device=device, error="CUDA is not available"))
-    if dev.index is not None and dev.index >= torch.cuda.device_count():
-        found = f"this machine has {torch.cuda.device_count()} CUDA device(s)"
-        raise ElmoInputError(Errors.E602.format(device=device, error=found))
+    _, problem = device_problem(device, types=("cpu", "cuda"))
+    if problem is not None:
+        raise ElmoInputError(Errors.E602.format(device=device, error=problem))
 
 
 def _prepare_inputs(settings: BenchSettings, log: Callable[[str], None]) -> BenchRun:

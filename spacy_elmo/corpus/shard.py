@@ -16,6 +16,7 @@ import torch
 import torch.distributed as dist
 
 from ..errors import ElmoInputError, Errors
+from ..pytorch.device import device_problem
 
 #: How long a finished process waits for the slowest one (ranks can be hours apart).
 BARRIER_TIMEOUT = timedelta(days=7)
@@ -75,19 +76,7 @@ def resolve_device(device: str, shard: Shard) -> str:
 def check_device(device: str, *, requested: Optional[str] = None) -> None:
     """E509 (with the CLI's fix) when a CUDA device is asked for and cannot be used.
     ``requested``: what the user wrote, for the message (default ``device``)."""
-    shown = device if requested is None else requested
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError) as e:
-        raise ElmoInputError(Errors.E509.format(device=shown, reason=e)) from None
-    if dev.type == "cpu":
-        return
-    if dev.type != "cuda":
-        reason = f"only cpu and cuda devices are supported, not {dev.type!r}"
-        raise ElmoInputError(Errors.E509.format(device=shown, reason=reason))
-    if not torch.cuda.is_available():
-        reason = "CUDA is not available to this torch build or machine"
-        raise ElmoInputError(Errors.E509.format(device=shown, reason=reason))
-    if dev.index is not None and dev.index >= torch.cuda.device_count():
-        reason = f"this machine has {torch.cuda.device_count()} CUDA device(s)"
-        raise ElmoInputError(Errors.E509.format(device=shown, reason=reason))
+    _, problem = device_problem(device, types=("cpu", "cuda"))
+    if problem is not None:
+        shown = device if requested is None else requested
+        raise ElmoInputError(Errors.E509.format(device=shown, reason=problem))

@@ -13,6 +13,7 @@ import torch
 from ..errors import ElmoFormatError, ElmoInputError, Errors
 from ..pytorch.bilm import ELMoBiLM
 from ..pytorch.config import ELMoConfig
+from ..pytorch.device import device_problem
 from .files import check_model_file
 
 
@@ -319,14 +320,7 @@ def load_bilm(
 
 def _device(device: Union[str, torch.device]) -> torch.device:
     """``device`` as a torch device this machine has (E109 otherwise)."""
-    try:
-        dev = torch.device(device)
-    except RuntimeError as e:  # torch's parser: not a device name
-        raise ElmoInputError(Errors.E109.format(device=device, error=e)) from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        error = "CUDA is not available in this torch build or machine"
-        raise ElmoInputError(Errors.E109.format(device=device, error=error))
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        error = f"torch sees {torch.cuda.device_count()} CUDA device(s)"
-        raise ElmoInputError(Errors.E109.format(device=device, error=error))
+    dev, problem = device_problem(device)
+    if dev is None or problem is not None:
+        raise ElmoInputError(Errors.E109.format(device=device, error=problem))
     return dev
