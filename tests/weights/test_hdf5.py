@@ -1,8 +1,5 @@
 """Reading, writing and validating options.json + weights.hdf5."""
 
-import json
-import shutil
-
 import h5py
 import numpy as np
 import pytest
@@ -21,6 +18,7 @@ from spacy_elmo.weights import (
 )
 
 from ..conftest import NOSKIP, SKIP
+from .conftest import edit_options
 
 SENTENCES = [["The", "cat", "sat", "."], ["Zürich", "👍🏽", "x" * 60], []]
 
@@ -64,19 +62,6 @@ def test_round_trip_of_new_model(tmp_path):
     assert not (tmp_path / "weights.hdf5.tmp").exists()
 
 
-@pytest.fixture
-def copied(tmp_path):
-    shutil.copy(SKIP / "options.json", tmp_path / "options.json")
-    shutil.copy(SKIP / "lm_weights.hdf5", tmp_path / "weights.hdf5")
-    return tmp_path / "options.json", tmp_path / "weights.hdf5"
-
-
-def _edit_options(path, edit):
-    options = json.loads(path.read_text())
-    edit(options)
-    path.write_text(json.dumps(options))
-
-
 def test_missing_paths(copied, tmp_path):
     opt, w = copied
     with pytest.raises(ElmoFormatError, match=r"\[E001\].*options file"):
@@ -109,7 +94,7 @@ def test_missing_dataset(copied):
 
 def test_shape_mismatch(copied):
     opt, w = copied
-    _edit_options(opt, lambda o: o["lstm"].update(dim=128))
+    edit_options(opt, lambda o: o["lstm"].update(dim=128))
     with pytest.raises(ElmoFormatError, match=r"\[E004\].*\(32, 256\).*\(32, 512\)"):
         load_bilm(opt, w)
 
@@ -146,7 +131,7 @@ def test_corrupt_values_and_dtype(copied):
 )
 def test_bad_options(copied, edit, pattern):
     opt, w = copied
-    _edit_options(opt, edit)
+    edit_options(opt, edit)
     with pytest.raises(ElmoFormatError, match=pattern):
         load_bilm(opt, w)
 
@@ -162,15 +147,15 @@ def test_options_not_json(copied):
 
 def test_training_keys_are_ignored_and_unknown_keys_warned(copied):
     opt, w = copied
-    _edit_options(opt, lambda o: o.update(n_epochs=10, unroll_steps=20))
+    edit_options(opt, lambda o: o.update(n_epochs=10, unroll_steps=20))
     load_bilm(opt, w)
-    _edit_options(opt, lambda o: o["lstm"].update(dimm=3))
+    edit_options(opt, lambda o: o["lstm"].update(dimm=3))
     with pytest.warns(UserWarning, match=r"\[W001\].*lstm.dimm"):
         load_bilm(opt, w)
 
 
 def test_null_clip_means_no_clipping(copied):
     opt, _ = copied
-    _edit_options(opt, lambda o: o["lstm"].update(cell_clip=0, proj_clip=None))
+    edit_options(opt, lambda o: o["lstm"].update(cell_clip=0, proj_clip=None))
     config = load_options(opt)
     assert config.lstm.cell_clip is None and config.lstm.proj_clip is None

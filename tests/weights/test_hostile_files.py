@@ -1,7 +1,6 @@
 """Careless or hostile model files: refused with coded errors before anything big is built,
 never followed outside the file, never read silently wrong."""
 
-import json
 import os
 import shutil
 import subprocess
@@ -16,19 +15,7 @@ from spacy_elmo.errors import ElmoFormatError
 from spacy_elmo.weights import load_bilm, load_options, save_weights
 
 from ..conftest import SKIP
-
-
-@pytest.fixture
-def copied(tmp_path):
-    shutil.copy(SKIP / "options.json", tmp_path / "options.json")
-    shutil.copy(SKIP / "lm_weights.hdf5", tmp_path / "weights.hdf5")
-    return tmp_path / "options.json", tmp_path / "weights.hdf5"
-
-
-def _edit_options(path, edit):
-    options = json.loads(path.read_text())
-    edit(options)
-    path.write_text(json.dumps(options))
+from .conftest import edit_options
 
 
 # --- size limits before allocation ---------------------------------------------------------
@@ -43,7 +30,7 @@ def _edit_options(path, edit):
 )
 def test_huge_options_are_refused_before_building(copied, edit):
     opt, w = copied
-    _edit_options(opt, edit)
+    edit_options(opt, edit)
     with pytest.raises(ElmoFormatError, match=r"\[E018\].*parameters"):
         load_bilm(opt, w)
 
@@ -52,7 +39,7 @@ def test_many_layers_are_checked_against_the_file_first(copied):
     """100,000 layers are within the size bound here (7.6 GB), so the file decides: its
     third layer is missing (E003), found before any layer is built."""
     opt, w = copied
-    _edit_options(opt, lambda o: o["lstm"].update(n_layers=100_000))
+    edit_options(opt, lambda o: o["lstm"].update(n_layers=100_000))
     with pytest.raises(ElmoFormatError, match=r"\[E003\].*Cell2"):
         load_bilm(opt, w)
 
@@ -61,7 +48,7 @@ def test_mismatched_options_allocate_nothing(copied):
     """dim 10**6 is within bounds (2.4 GB of float32 here) but does not match the file:
     E004 must come from the file's shapes, without building the model first."""
     opt, w = copied
-    _edit_options(opt, lambda o: o["lstm"].update(dim=10**6))
+    edit_options(opt, lambda o: o["lstm"].update(dim=10**6))
     script = textwrap.dedent("""
         import resource, sys
         from spacy_elmo.errors import ElmoFormatError
@@ -102,14 +89,14 @@ def test_missing_n_layers_with_a_two_layer_file(copied):
     """No n_layers means 1 (bilm-tf's default); the file's second layer must not be
     silently ignored."""
     opt, w = copied
-    _edit_options(opt, lambda o: o["lstm"].pop("n_layers"))
+    edit_options(opt, lambda o: o["lstm"].pop("n_layers"))
     with pytest.raises(ElmoFormatError, match=r"\[E017\].*Cell1.*n_layers 1.*missing n_layers"):
         load_bilm(opt, w)
 
 
 def test_extra_highway_layers_are_not_ignored(copied):
     opt, w = copied
-    _edit_options(opt, lambda o: o["char_cnn"].update(n_highway=0))
+    edit_options(opt, lambda o: o["char_cnn"].update(n_highway=0))
     with pytest.raises(ElmoFormatError, match=r"\[E017\].*CNN_high_0"):
         load_bilm(opt, w)
 
@@ -220,6 +207,6 @@ def test_null_sections(copied):
         (lambda o: o["char_cnn"].update(embedding=4), "'char_cnn.embedding'"),
     ):
         shutil.copy(SKIP / "options.json", opt)
-        _edit_options(opt, edit)
+        edit_options(opt, edit)
         with pytest.raises(ElmoFormatError, match=rf"\[E110\].*{key}.*JSON object"):
             load_options(opt)
