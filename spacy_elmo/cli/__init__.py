@@ -10,6 +10,9 @@ app = typer.Typer(
     help="ELMo for spaCy: embed text, benchmark, pretrain biLMs.",
     no_args_is_help=True,
     add_completion=False,
+    # Help texts are plain text: option help such as ``hf://OWNER/REPO[@REV][/FOLDER]`` must
+    # print as written, not be parsed as rich markup (which raised MarkupError on --help).
+    rich_markup_mode=None,
 )
 
 
