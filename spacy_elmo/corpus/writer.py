@@ -33,6 +33,8 @@ INDEX_PIECE_BYTES = 16 * 2**20
 #: HDF5's metadata cache per file written (its default grows to 32 MiB on files with many
 #: datasets; a few MiB keep writing just as fast).
 METADATA_CACHE_BYTES = 4 * 2**20
+#: Datasets written to the final file between a close and a reopen (see :func:`merge_chunks`).
+REOPEN_EVERY = 50_000
 OUTPUT_FORMATS = ("all", "top", "average")
 
 
@@ -129,39 +131,66 @@ def merge_chunks(
     use_sentence_keys: bool,
     write_index: bool,
     index_piece_bytes: int = INDEX_PIECE_BYTES,
+    reopen_every: int = REOPEN_EVERY,
 ) -> int:
-    """Write the final file from the chunk files, in line order. Memory: one chunk's lines
-    and one ``sentence_to_index`` piece.
+    """Write the final file from the chunk files, in line order. Memory: one chunk's lines,
+    one ``sentence_to_index`` piece and libhdf5's bookkeeping for at most ``reopen_every``
+    new datasets (the output is closed and reopened after that many).
 
     :returns: Number of lines written.
     """
-    n = 0
-    with _create(tmp_output) as out:
-        index = _IndexWriter(out, index_piece_bytes) if write_index else None
+    n = since_reopen = 0
+    out = _create(tmp_output)
+    index = _IndexWriter(out, index_piece_bytes) if write_index else None
+    try:
         for path in chunk_paths:
-            with h5py.File(path, "r") as chunk:
-                lines = [s.decode("utf8", "surrogatepass") for s in chunk["lines"][...]]
-                first = int(chunk.attrs["first"])
-                for i, line in enumerate(lines):
-                    key = dataset_key(line, first + i, use_sentence_keys=use_sentence_keys)
-                    if use_sentence_keys and key in out:
-                        raise ElmoInputError(Errors.E107.format(sentence=line))
-                    name = key.encode("utf8", "surrogatepass")
-                    _copy_dataset(chunk.id, b"vectors/" + name, out.id, name)
-                    if index is not None:
-                        index.add(line, first + i)
-                n += len(lines)
+            n_lines = _copy_chunk(path, out, index, use_sentence_keys=use_sentence_keys)
+            n += n_lines
+            since_reopen += n_lines
+            if since_reopen >= reopen_every:
+                # libhdf5 keeps bookkeeping for every object created while a file is open
+                # (~45 MB per million datasets, measured), released only on close.
+                out.close()
+                out = _open_for_append(tmp_output)
+                since_reopen = 0
         if index is not None:
-            index.close()
+            index.close(out)
+    finally:
+        out.close()
     _fsync(tmp_output)
     return n
+
+
+def _copy_chunk(
+    path: Path, out: h5py.File, index: Optional["_IndexWriter"], *, use_sentence_keys: bool
+) -> int:
+    """Copy one chunk file's vectors into ``out`` (and its lines into the index)."""
+    with h5py.File(path, "r") as chunk:
+        lines = [s.decode("utf8", "surrogatepass") for s in chunk["lines"][...]]
+        first = int(chunk.attrs["first"])
+        for i, line in enumerate(lines):
+            key = dataset_key(line, first + i, use_sentence_keys=use_sentence_keys)
+            if use_sentence_keys and key in out:
+                raise ElmoInputError(Errors.E107.format(sentence=line))
+            name = key.encode("utf8", "surrogatepass")
+            _copy_dataset(chunk.id, b"vectors/" + name, out.id, name)
+            if index is not None:
+                index.add(out, line, first + i)
+    return len(lines)
 
 
 def _create(path: Path) -> h5py.File:
     """A new HDF5 file in the format of HDF5 1.8 (readable by any HDF5 since 2008): its
     groups index links in a B-tree of its own, and libhdf5's memory stays flat however many
     datasets a file holds (the older format's grew by about 100 bytes per dataset)."""
-    f = h5py.File(path, "w", libver=("v108", "v108"))
+    return _small_metadata_cache(h5py.File(path, "w", libver=("v108", "v108")))
+
+
+def _open_for_append(path: Path) -> h5py.File:
+    return _small_metadata_cache(h5py.File(path, "a", libver=("v108", "v108")))
+
+
+def _small_metadata_cache(f: h5py.File) -> h5py.File:
     config = f.id.get_mdc_config()
     config.set_initial_size = True
     config.initial_size = config.min_size = 2**20
@@ -190,32 +219,36 @@ def _copy_dataset(src: h5py.h5g.GroupID, src_name: bytes, dst: h5py.h5g.GroupID,
 class _IndexWriter:
     """``sentence_to_index`` in JSON pieces of about ``piece_bytes`` each, built as UTF-8
     text (no dict: a repeated sentence appears twice in a piece and ``json.loads`` keeps the
-    last one, as a dict would), so a piece costs its own size in memory."""
+    last one, as a dict would), so a piece costs its own size in memory. The file is passed
+    to every call because :func:`merge_chunks` reopens it now and then."""
+
+    NAME = "sentence_to_index"
 
     def __init__(self, out: h5py.File, piece_bytes: int):
-        self.ds = out.create_dataset(
-            "sentence_to_index", (0,), maxshape=(None,), dtype=h5py.string_dtype(), chunks=(1,)
+        out.create_dataset(
+            self.NAME, (0,), maxshape=(None,), dtype=h5py.string_dtype(), chunks=(1,)
         )
         self.piece_bytes = piece_bytes
         self.piece = bytearray()
 
-    def add(self, line: str, index: int) -> None:
+    def add(self, out: h5py.File, line: str, index: int) -> None:
         self.piece += b", " if self.piece else b"{"
         self.piece += json.dumps(line).encode("ascii")
         self.piece += b': "%d"' % index
         if len(self.piece) >= self.piece_bytes:
-            self._flush()
+            self._flush(out)
 
-    def _flush(self) -> None:
-        n = self.ds.shape[0]
-        self.ds.resize((n + 1,))
+    def _flush(self, out: h5py.File) -> None:
+        ds = out[self.NAME]
+        n = ds.shape[0]
+        ds.resize((n + 1,))
         self.piece += b"}" if self.piece else b"{}"
-        self.ds[n] = bytes(self.piece)
+        ds[n] = bytes(self.piece)
         self.piece = bytearray()
 
-    def close(self) -> None:
-        if self.piece or self.ds.shape[0] == 0:
-            self._flush()
+    def close(self, out: h5py.File) -> None:
+        if self.piece or out[self.NAME].shape[0] == 0:
+            self._flush(out)
 
 
 def read_index(f: h5py.File) -> Dict[str, str]:
