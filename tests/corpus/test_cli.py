@@ -162,7 +162,7 @@ def _peak_rss_mb(tmp_path, n_lines, name):
 def test_memory_does_not_grow_with_the_input(tmp_path):
     """Peak RSS of a 200k-line run against a 2k-line one. What may grow is bounded by design:
     one chunk of lines (32k here) and one batch (4096 sentences), the char-CNN word cache
-    (200k distinct words here, capped by its size), one ``sentence_to_index`` piece and
+    (emptied for every chunk), one ``sentence_to_index`` piece and
     libhdf5's bookkeeping for at most 50k new datasets. Measured here: +129 MB, reached within
     the first four chunks and flat after that. A regression that keeps per-line Python objects
     for the whole input (say 1 kB a line) goes past the bound."""
