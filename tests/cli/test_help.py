@@ -28,7 +28,9 @@ def test_square_brackets_print_as_written() -> None:
     # As a user runs it, in a subprocess.
     done = subprocess.run(
         [sys.executable, "-m", "spacy_elmo", "pretrain", "--help"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "[@REV][/FOLDER]" in done.stdout.replace("\n", "").replace(" ", "")

@@ -34,12 +34,20 @@ def test_reopening_writes_the_same_file(tmp_path, reopen_every):
     lines = [f"line {i} " + "w " * (i % 5) for i in range(23)] + ["line 3 "]
     paths = _chunks(tmp_path, lines, size=5)
     once = merge_chunks(
-        paths, tmp_path / "once.h5", use_sentence_keys=False, write_index=True,
-        index_piece_bytes=60, reopen_every=10**9,
+        paths,
+        tmp_path / "once.h5",
+        use_sentence_keys=False,
+        write_index=True,
+        index_piece_bytes=60,
+        reopen_every=10**9,
     )
     often = merge_chunks(
-        paths, tmp_path / "often.h5", use_sentence_keys=False, write_index=True,
-        index_piece_bytes=60, reopen_every=reopen_every,
+        paths,
+        tmp_path / "often.h5",
+        use_sentence_keys=False,
+        write_index=True,
+        index_piece_bytes=60,
+        reopen_every=reopen_every,
     )
     assert once == often == len(lines)
     data_once, index_once, pieces_once = _read(tmp_path / "once.h5")
