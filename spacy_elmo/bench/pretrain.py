@@ -1,0 +1,166 @@
+"""Pretraining throughput of process x thread layouts, side by side in one run.
+
+``python -m spacy_elmo.bench.pretrain --layouts 1x1,1x2,2x1 --steps 60 --repeats 3 \\
+    -c configs/pretrain_default.json --corpus-dir /path/to/lm-corpus``
+
+A layout ``PxT`` is P processes (``torchrun --standalone`` for P > 1) of T torch threads each.
+Every run is a fresh ``pretrain`` from scratch for ``--steps`` steps; the arguments this
+module does not know (``-c``, ``--corpus-dir``, ``--train``, ``--model``, ``--section.key
+value``) go to every run unchanged. The corpus is tokenized once, by the first run, and its
+cache copied into the others. Tokens/s is read from the run's log: training tokens over wall
+time from the first log line to the last, so start-up, data loading and the first window
+(allocation, warm-up) are left out. Within each repeat the layouts run one after another in
+the given order, so a change in machine load hits them alike. Printed: one JSON object per
+run, then one per layout with the median and its ratio to the first layout.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+
+def parse_layouts(text: str) -> List[Tuple[int, int]]:
+    """``"1x1,2x1"`` -> ``[(1, 1), (2, 1)]`` (processes, threads)."""
+    layouts = []
+    for item in filter(None, text.split(",")):
+        try:
+            processes, threads = (int(x) for x in item.lower().split("x"))
+        except ValueError:
+            raise SystemExit(f"--layouts: '{item}' is not PROCESSESxTHREADS, e.g. 2x1") from None
+        if processes < 1 or threads < 1:
+            raise SystemExit(f"--layouts: '{item}' needs at least 1 process and 1 thread")
+        layouts.append((processes, threads))
+    if not layouts:
+        raise SystemExit("--layouts: give at least one layout, e.g. 1x1,2x1")
+    return layouts
+
+
+def pretrain_command(
+    run: Path, processes: int, threads: int, steps: int, log_every: int, extra: List[str]
+) -> List[str]:
+    """The ``pretrain`` command line of one run (checkpoints and dev evaluation only at the end)."""
+    launcher = [sys.executable, "-m", "spacy_elmo"]
+    if processes > 1:
+        launcher = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            str(processes),
+            "-m",
+            "spacy_elmo",
+        ]
+    settings = [
+        "--training.threads",
+        str(threads),
+        "--training.log_every_steps",
+        str(log_every),
+        "--training.eval_every_steps",
+        "0",
+        "--training.checkpoint_every_steps",
+        "0",
+        "--training.checkpoint_every_minutes",
+        "0",
+    ]
+    return [
+        *launcher,
+        "pretrain",
+        str(run),
+        *extra,
+        *settings,
+        "--max-steps",
+        str(steps),
+        "--no-progress",
+    ]
+
+
+def tokens_per_second(log_path: Path) -> float:
+    """Training tokens over wall time between the first and the last line of ``log.jsonl``."""
+    records = [json.loads(line) for line in log_path.read_text(encoding="utf8").splitlines()]
+    if len(records) < 2:
+        raise RuntimeError(f"{log_path} has {len(records)} line(s): raise --steps")
+    first, last = records[0], records[-1]
+    return (last["tokens"] - first["tokens"]) / (last["time"] - first["time"])
+
+
+def run_once(
+    run: Path,
+    layout: Tuple[int, int],
+    steps: int,
+    log_every: int,
+    extra: List[str],
+    data_cache: Optional[Path],
+) -> float:
+    """One fresh run of ``layout``; returns its tokens/s."""
+    processes, threads = layout
+    if data_cache is not None:
+        shutil.copytree(data_cache, run / "data")
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    cmd = pretrain_command(run, processes, threads, steps, log_every, extra)
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-3000:]}")
+    return tokens_per_second(run / "log.jsonl")
+
+
+def summarise(runs: Dict[Tuple[int, int], List[float]]) -> List[Dict]:
+    """Median tokens/s per layout and its ratio to the first layout."""
+    medians = {layout: statistics.median(v) for layout, v in runs.items()}
+    base = next(iter(medians.values()))
+    return [
+        {
+            "layout": f"{p}x{t}",
+            "processes": p,
+            "threads": t,
+            "tokens_per_second": m,
+            "runs": runs[(p, t)],
+            "ratio": m / base,
+        }
+        for (p, t), m in medians.items()
+    ]
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--layouts", default="1x1,1x2,2x1", help="PROCESSESxTHREADS, comma list")
+    p.add_argument("--steps", type=int, default=60, help="steps per run")
+    p.add_argument("--log-every", type=int, default=10, help="steps per log line")
+    p.add_argument("--repeats", type=int, default=3, help="runs per layout (median reported)")
+    args, extra = p.parse_known_args(argv)
+    layouts = parse_layouts(args.layouts)
+    if args.steps < 2 * args.log_every:
+        raise SystemExit("--steps must be at least twice --log-every (two log lines)")
+    runs: Dict[Tuple[int, int], List[float]] = {layout: [] for layout in layouts}
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = None
+        for repeat in range(args.repeats):
+            for layout in layouts:
+                run = Path(tmp) / f"run-{layout[0]}x{layout[1]}-{repeat}"
+                tps = run_once(run, layout, args.steps, args.log_every, extra, cache)
+                cache = cache or run / "data"
+                runs[layout].append(tps)
+                print(
+                    json.dumps(
+                        {
+                            "measure": "run",
+                            "layout": f"{layout[0]}x{layout[1]}",
+                            "repeat": repeat,
+                            "tokens_per_second": tps,
+                        }
+                    ),
+                    flush=True,
+                )
+    for row in summarise(runs):
+        print(json.dumps({"measure": "layout", **row}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
