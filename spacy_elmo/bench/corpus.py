@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from .launch import spacy_elmo_command
+
 WORDS = (
     "the of and to in a is that for it as was with be by on not he I this are or his from at "
     "which but have an they you were her she there been one all we their has would when what "
@@ -49,11 +51,7 @@ def run_embed(
     src: Path, out: Path, processes: int, extra: List[str], threads: Optional[int]
 ) -> Dict[str, float]:
     """One ``embed`` run in fresh processes: wall seconds and peak RSS (MB)."""
-    cmd = [sys.executable, "-m", "spacy_elmo", "embed", str(src), str(out), "--no-progress"]
-    if processes > 1:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-        cmd += ["--nproc_per_node", str(processes), "-m", "spacy_elmo", "embed"]
-        cmd += [str(src), str(out), "--no-progress"]
+    cmd = [*spacy_elmo_command(processes), "embed", str(src), str(out), "--no-progress"]
     env = None
     if threads is not None:
         import os

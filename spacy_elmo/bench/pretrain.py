@@ -20,10 +20,11 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
+
+from .launch import spacy_elmo_command
 
 
 def parse_layouts(text: str) -> List[Tuple[int, int]]:
@@ -45,41 +46,18 @@ def parse_layouts(text: str) -> List[Tuple[int, int]]:
 def pretrain_command(
     run: Path, processes: int, threads: int, steps: int, log_every: int, extra: List[str]
 ) -> List[str]:
-    """The ``pretrain`` command line of one run (checkpoints and dev evaluation only at the end)."""
-    launcher = [sys.executable, "-m", "spacy_elmo"]
-    if processes > 1:
-        launcher = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            str(processes),
-            "-m",
-            "spacy_elmo",
-        ]
-    settings = [
-        "--training.threads",
-        str(threads),
-        "--training.log_every_steps",
-        str(log_every),
-        "--training.eval_every_steps",
-        "0",
-        "--training.checkpoint_every_steps",
-        "0",
-        "--training.checkpoint_every_minutes",
-        "0",
-    ]
-    return [
-        *launcher,
-        "pretrain",
-        str(run),
-        *extra,
-        *settings,
-        "--max-steps",
-        str(steps),
-        "--no-progress",
-    ]
+    """The ``pretrain`` command line of one run: log often, evaluate and checkpoint only at
+    the end, so the timed steps do nothing else."""
+    settings = {
+        "threads": threads,
+        "log_every_steps": log_every,
+        "eval_every_steps": 0,
+        "checkpoint_every_steps": 0,
+        "checkpoint_every_minutes": 0,
+    }
+    overrides = [arg for key, v in settings.items() for arg in (f"--training.{key}", str(v))]
+    tail = ["--max-steps", str(steps), "--no-progress"]
+    return [*spacy_elmo_command(processes), "pretrain", str(run), *extra, *overrides, *tail]
 
 
 def tokens_per_second(log_path: Path) -> float:
