@@ -333,6 +333,14 @@ class Errors(metaclass=ErrorsWithCodes):
         "Cannot tell the format of {path}: {reason}. Pass -t conll (one 'token ... tag' per "
         "line, blank lines between sentences) or -t tsv (one 'label TAB text' per line)."
     )
+    E605 = (
+        "--layouts {value!r}: {reason}. Give a comma list of PROCESSESxTHREADS, each at least "
+        "1x1, e.g. --layouts 1x1,1x2,2x1."
+    )
+    E606 = (
+        "--steps {steps} gives fewer than two log lines at --log-every {log_every}; the "
+        "throughput is timed between them. Use --steps of at least {minimum}."
+    )
 
     # --- E3xx: pretraining ---------------------------------------------------------------
     E302 = (

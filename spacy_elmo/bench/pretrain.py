@@ -24,23 +24,33 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from ..errors import ElmoInputError, Errors
 from .launch import spacy_elmo_command
 
 
 def parse_layouts(text: str) -> List[Tuple[int, int]]:
-    """``"1x1,2x1"`` -> ``[(1, 1), (2, 1)]`` (processes, threads)."""
+    """``"1x1,2x1"`` -> ``[(1, 1), (2, 1)]`` (processes, threads).
+
+    :raises ElmoInputError: E605 for an item that is not two positive integers.
+    """
     layouts = []
     for item in filter(None, text.split(",")):
         try:
             processes, threads = (int(x) for x in item.lower().split("x"))
         except ValueError:
-            raise SystemExit(f"--layouts: '{item}' is not PROCESSESxTHREADS, e.g. 2x1") from None
+            reason = f"'{item}' is not PROCESSESxTHREADS"
+            raise ElmoInputError(Errors.E605.format(value=text, reason=reason)) from None
         if processes < 1 or threads < 1:
-            raise SystemExit(f"--layouts: '{item}' needs at least 1 process and 1 thread")
+            reason = f"'{item}' has fewer than 1 process or 1 thread"
+            raise ElmoInputError(Errors.E605.format(value=text, reason=reason))
         layouts.append((processes, threads))
     if not layouts:
-        raise SystemExit("--layouts: give at least one layout, e.g. 1x1,2x1")
+        raise ElmoInputError(Errors.E605.format(value=text, reason="no layout is given"))
     return layouts
+
+
+def layout_name(layout: Tuple[int, int]) -> str:
+    return f"{layout[0]}x{layout[1]}"
 
 
 def pretrain_command(
@@ -95,7 +105,7 @@ def summarise(runs: Dict[Tuple[int, int], List[float]]) -> List[Dict]:
     base = next(iter(medians.values()))
     return [
         {
-            "layout": f"{p}x{t}",
+            "layout": layout_name((p, t)),
             "processes": p,
             "threads": t,
             "tokens_per_second": m,
@@ -113,29 +123,26 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--log-every", type=int, default=10, help="steps per log line")
     p.add_argument("--repeats", type=int, default=3, help="runs per layout (median reported)")
     args, extra = p.parse_known_args(argv)
-    layouts = parse_layouts(args.layouts)
-    if args.steps < 2 * args.log_every:
-        raise SystemExit("--steps must be at least twice --log-every (two log lines)")
+    try:
+        layouts = parse_layouts(args.layouts)
+        if args.steps < 2 * args.log_every:
+            minimum = 2 * args.log_every
+            raise ElmoInputError(
+                Errors.E606.format(steps=args.steps, log_every=args.log_every, minimum=minimum)
+            )
+    except ElmoInputError as err:
+        raise SystemExit(str(err)) from None
     runs: Dict[Tuple[int, int], List[float]] = {layout: [] for layout in layouts}
     with tempfile.TemporaryDirectory() as tmp:
         cache = None
         for repeat in range(args.repeats):
             for layout in layouts:
-                run = Path(tmp) / f"run-{layout[0]}x{layout[1]}-{repeat}"
+                run = Path(tmp) / f"run-{layout_name(layout)}-{repeat}"
                 tps = run_once(run, layout, args.steps, args.log_every, extra, cache)
                 cache = cache or run / "data"
                 runs[layout].append(tps)
-                print(
-                    json.dumps(
-                        {
-                            "measure": "run",
-                            "layout": f"{layout[0]}x{layout[1]}",
-                            "repeat": repeat,
-                            "tokens_per_second": tps,
-                        }
-                    ),
-                    flush=True,
-                )
+                row = {"layout": layout_name(layout), "repeat": repeat, "tokens_per_second": tps}
+                print(json.dumps({"measure": "run", **row}), flush=True)
     for row in summarise(runs):
         print(json.dumps({"measure": "layout", **row}), flush=True)
 

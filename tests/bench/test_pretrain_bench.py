@@ -5,6 +5,7 @@ import json
 import pytest
 
 from spacy_elmo.bench.pretrain import main, parse_layouts
+from spacy_elmo.errors import ElmoInputError
 
 from ..pretrain.conftest import make_corpus, tiny_config
 
@@ -29,5 +30,10 @@ def test_every_layout_runs_and_is_compared_to_the_first(tmp_path, capsys):
 
 @pytest.mark.parametrize("bad", ["2", "0x1", "1x0", "ax1", ""])
 def test_bad_layouts_are_refused(bad):
-    with pytest.raises(SystemExit):
+    with pytest.raises(ElmoInputError, match=r"\[E605\] --layouts"):
         parse_layouts(bad)
+
+
+def test_too_few_steps_for_two_log_lines_exit_with_e606():
+    with pytest.raises(SystemExit, match=r"\[E606\]"):
+        main(["--steps", "10", "--log-every", "10"])
