@@ -16,7 +16,7 @@ import numpy as np
 
 from .embedder import ElmoEmbedder
 from .errors import ElmoInputError, Errors
-from .pipeline.fixed_mix import fixed_mix
+from .pytorch.scalar_mix import fixed_mix
 
 #: The packaged sentences: 18 ambiguous words, 2 senses each, 3 self-written sentences per
 #: sense (``python -m spacy_elmo senses`` without an argument).

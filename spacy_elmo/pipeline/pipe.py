@@ -33,6 +33,7 @@ from ..models.layers import (
 from ..models.listener import ElmoListenerNode
 from ..models.shim import OPTIONS_NAME, WEIGHTS_NAME
 from ..models.types import LayersOutT
+from ..pytorch.scalar_mix import fixed_mix, softmax_weights
 from ..settings import (
     BiLMSettings,
     ComponentSettings,
@@ -43,7 +44,6 @@ from ..settings import (
 )
 from . import loader  # noqa: F401 - creates the model_loaders registry
 from .extensions import install_extensions, set_vector_hooks
-from .fixed_mix import fixed_mix, softmax_weights
 
 DEFAULT_MODEL_CONFIG = {"@architectures": ARCHITECTURE}
 
