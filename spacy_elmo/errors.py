@@ -46,6 +46,11 @@ class Warnings(metaclass=ErrorsWithCodes):
         "(AVX512-BF16 or AMX): its bfloat16 products are emulated and may be slower than "
         "float32. Use precision='float32' (exact) on this machine."
     )
+    W005 = (
+        "precision='int8' was requested on a CPU without VNNI instructions (AVX512-VNNI or "
+        "AVX-VNNI): its int8 products run on slower instructions and may be slower than "
+        "float32. Use precision='float32' (exact) or 'bfloat16' on this machine."
+    )
 
     # --- W030-W039: pretraining ----------------------------------------------------------
     W030 = (
@@ -80,18 +85,23 @@ class Warnings(metaclass=ErrorsWithCodes):
         "record ({diff}). The file is used as fetched; report the change if it is unexpected."
     )
     W011 = "Could not fetch '{name}' from {source} ({error}); trying the mirror {mirror}."
+    W012 = (
+        "The cached file '{path}' (from {source}) failed its check ({error}); it was "
+        "removed and is fetched again."
+    )
 
     # --- W015-W019: corpus embedding (``embed``) -----------------------------------------
     W015 = (
-        "Resuming the unfinished run in '{path}': {done} of its chunks are already embedded "
-        "and are kept."
+        "Resuming the unfinished run in '{path}': {done} already embedded are kept (in "
+        "{pieces} saved piece(s)); the rest is embedded now."
     )
 
     # --- W020-W024: settings ----------------------------------------------------------------
     W020 = (
         "The biLM's device is {device!r}, which this machine does not have ({reason}); it runs "
-        'on the CPU. Set device = "auto" (follow spaCy\'s device) or "cpu" in '
-        "[components.elmo.model] to silence this."
+        'on the CPU. To run there without this warning, set device = "cpu" (or "auto": '
+        "follow spaCy's device) in [components.elmo.model], the section that owns the biLM's "
+        "settings, and delete any device line from [components.elmo]."
     )
     W021 = (
         "spaCy runs on GPU {index} (thinc's current ops), but torch sees {count} CUDA "
@@ -222,9 +232,30 @@ class Errors(metaclass=ErrorsWithCodes):
         "compare within and across senses. Add sentences for it."
     )
     E114 = (
-        "Unknown precision {value!r}. Use 'float32' (default: exact, the original numerics) "
-        "or 'bfloat16' (the biLSTM's matrix products in bfloat16: faster on CPUs with "
-        "bfloat16 GEMMs, e.g. AVX512-BF16 or AMX; vectors off by about 0.3% relative)."
+        "Unknown precision {value!r}. Use 'float32' (default: exact, the original numerics), "
+        "'bfloat16' (the biLSTM's matrix products in bfloat16: faster on CPUs with "
+        "bfloat16 GEMMs, e.g. AVX512-BF16 or AMX; vectors off by about 0.3% relative) or "
+        "'int8' (the biLSTM's weights quantized to int8 per output channel: CPU only, "
+        "fastest on CPUs with VNNI)."
+    )
+    E120 = (
+        "This biLM holds its LSTM weights only in {precision} (lean: loaded for inference "
+        "at that precision), so it cannot be trained, saved, loaded into or asked for its "
+        "float32 weights. Load it again with lean=False (ElmoEmbedder(..., lean=False), or "
+        "spacy_elmo.weights.load_bilm) to train or save it."
+    )
+    E121 = (
+        "This biLM holds its LSTM weights only in {lean} (lean), so it cannot run its "
+        "matrix products in {asked}. Give every embedder that shares it precision="
+        "'{lean}', or load the biLM with lean=False to share it between precisions."
+    )
+    E122 = (
+        "precision='int8' cannot run here: {problem}. Use precision='bfloat16' or 'float32' "
+        "there, or run the biLM on a CPU (device='cpu')."
+    )
+    E115 = (
+        "{name}={value!r} needs at least {need} of memory ({what}), more than the {memory} "
+        "of memory {device} has, so it could never be used. Use at most {most:,}{advice}."
     )
 
     # --- E2xx: spaCy integration --------------------------------------------------------
@@ -291,6 +322,22 @@ class Errors(metaclass=ErrorsWithCodes):
         "{weight_file!r}) and a bilm_loader at [initialize.components.{name}]. Give the files "
         "in one place: remove the loader, or set options_file and weight_file to null in "
         "[components.{name}.model]."
+    )
+    E215 = (
+        "The serialized data of {what} cannot be read: {problem}. It is not what spacy-elmo "
+        "writes for {what} (msgpack of a dict with {expected}), or it was cut short or "
+        "changed on the way. Serialize the pipeline again with nlp.to_bytes() (or save it with "
+        "nlp.to_disk()) where it was built, and load pipelines only from sources you trust."
+    )
+    E216 = (
+        "The biLM files in the elmo component's serialized data cannot be used: {error} "
+        "The data is damaged or was not written by spacy-elmo: serialize the pipeline "
+        "again where it was built, and load pipelines only from sources you trust."
+    )
+    E217 = (
+        "Cannot write the elmo component's file '{path}': {error}. Check that its folder is "
+        "writable, has room for the file, and that '{path}' is not a folder; nothing was "
+        "changed at that path."
     )
 
     # --- E251-E269: init-config and learned mixes ------------------------------------------
@@ -412,6 +459,46 @@ class Errors(metaclass=ErrorsWithCodes):
         "Cannot use the training-state folder entry '{path}': {error}. The folder must be "
         "written by `pretrain-pack` and copied whole (its SHA256SUMS lists every file)."
     )
+    E319 = (
+        "'{path}' is not a SHA256SUMS file as `pretrain-pack` writes it: {error}. Each line "
+        "must be a SHA-256 digest (64 hex digits), two spaces and the name of a file in the "
+        "folder (letters, digits, '.', '_', '-'; no folders, not starting with '.'), each name "
+        "once. Copy SHA256SUMS again from the packed folder, or pack the run again."
+    )
+    E320 = (
+        "'{path}' is a symbolic link to '{target}', outside the training-state folder "
+        "'{folder}'. Unpacking reads only files inside the folder, so it is refused. Copy the "
+        "folder with its links replaced by the files they point to (`cp -rL`; for a Hugging "
+        "Face snapshot, download it with local_dir=...)."
+    )
+    E321 = (
+        "The training-state folder '{folder}' lists '{name}' in SHA256SUMS, but {problem}. "
+        "Copy the whole folder written by `pretrain-pack` again (every file SHA256SUMS lists)."
+    )
+    E322 = (
+        "The tensor shards of the training-state folder '{folder}' do not agree: {details}. "
+        "Every shard must be named in state.json and listed with its SHA-256 in SHA256SUMS; "
+        "the folder was edited or mixed from two packs. Copy it whole again, or pack the run "
+        "again."
+    )
+    E323 = (
+        "'{path}' is not a training state that `pretrain-pack` wrote ({error}). Copy state.json "
+        "again from the packed folder, or pack the run again with this version of spacy-elmo."
+    )
+    E324 = (
+        "The tensor shard '{path}' cannot be read ({error}), although its SHA-256 matches "
+        "SHA256SUMS: it was damaged before the sums were written, or both were changed. Pack "
+        "the run again from its checkpoints."
+    )
+    E325 = (
+        "'{path}' refers to the tensor '{name}', which {problem}. state.json and the tensor "
+        "shards come from different packs: copy the whole folder again, or pack the run again."
+    )
+    E326 = (
+        "SHA256SUMS of the training-state folder '{folder}' does not list '{name}', which "
+        "unpacking reads, so the file cannot be verified. Copy the whole folder written by "
+        "`pretrain-pack` again, or pack the run again."
+    )
 
     # --- E401-E449: model catalogue, locations, downloads and the cache -----------------
     E401 = (
@@ -482,6 +569,47 @@ class Errors(metaclass=ErrorsWithCodes):
         "{url} sent more bytes than announced ({got} > {expected}). Nothing was kept; the "
         "server or a proxy altered the file."
     )
+    E417 = (
+        "SPACY_ELMO_DOWNLOAD_TIMEOUT={value!r} is not a positive number of seconds. Set it to "
+        "e.g. 30 (the read timeout and the stall window of downloads), or unset it."
+    )
+    E418 = (
+        "{url} did not send this model's weights ({error}). Nothing was kept. Check that the "
+        "URL points at the weights.hdf5 published with these options, and fetch it again."
+    )
+    E419 = (
+        "{url} sent the file compressed (Content-Encoding: {encoding}) although none was "
+        "asked for. Nothing was kept. Use a URL that serves the file itself (a proxy may be "
+        "re-encoding it)."
+    )
+    E420 = (
+        "{url} sends more than a {kind} file can be ({got} bytes, at most {limit}). The "
+        "transfer was stopped and nothing was kept. Check that the URL points at the right "
+        "file and that options.json belongs to it."
+    )
+    E421 = (
+        "The transfer of {url} stalled {tries} times (fewer than {min_bytes} bytes in "
+        "{window:g} s; last: {got} bytes received). Try again on a better connection, or "
+        "raise SPACY_ELMO_DOWNLOAD_TIMEOUT (seconds) for a slow one."
+    )
+    E422 = (
+        "{url} redirects in a loop or through too many hops ({error}). Nothing was "
+        "fetched. Check the URL in a browser, or use the file's final address."
+    )
+    E423 = (
+        "{url} redirected to a location that cannot be downloaded ({error}). Only http(s) "
+        "redirects are followed; nothing was fetched. Use the file's own http(s) address."
+    )
+    E424 = (
+        "The Hugging Face Hub at {endpoint} gave an invalid answer for {location} ({error}). "
+        "Nothing was kept. Check HF_ENDPOINT (a mirror may be misconfigured or hostile), or "
+        "unset it to use huggingface.co."
+    )
+    E425 = (
+        "Could not fetch the model '{name}' from any of its {n} places: {failures}. Check "
+        "the network or proxy settings; with no network, copy the cache from a connected "
+        "machine (docs/models.md) and set SPACY_ELMO_OFFLINE=1."
+    )
 
     # --- E501-E549: corpus embedding (``embed``) -----------------------------------------
     E501 = (
@@ -527,4 +655,29 @@ class Errors(metaclass=ErrorsWithCodes):
     E511 = (
         "'{path}' is not a readable unfinished run ({error}). Delete it, or pass --overwrite "
         "to discard it and start over."
+    )
+    E512 = (
+        "Another embed run is writing '{path}' (it holds the lock '{lock}'). Wait until it "
+        "has finished, or choose another output file. (The processes of one torchrun launch "
+        "share their output and do not take this lock.)"
+    )
+    E513 = (
+        "'{path}', where this run keeps its unfinished work, disappeared while it ran "
+        "({error}): it or the output folder was deleted or moved. The output was not "
+        "written. Re-running the command starts again from the first line (create the "
+        "output folder again first if it is gone)."
+    )
+    E514 = (
+        "The input '{path}' is {what}, not a text file. Pass a text file, '-' for standard "
+        "input, or a pipe such as <(zcat corpus.txt.gz)."
+    )
+    E515 = (
+        "Line {line} of {source} contains a NUL character (U+0000), which an HDF5 dataset "
+        "name cannot hold, so --use-sentence-keys cannot key it. Remove the NUL characters "
+        "(e.g. tr -d '\\000'), or leave out --use-sentence-keys (line-index keys and "
+        "sentence_to_index store such lines unchanged)."
+    )
+    E516 = (
+        "save_seconds must be a positive number of seconds, not {value!r}: it is how often "
+        "embed saves its unfinished work (--save-seconds, default 30)."
     )
