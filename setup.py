@@ -54,6 +54,8 @@ setup(
             "black==26.10.1",
             "isort==9.0.2",
             "mypy==2.4.1",
+            # The layer contracts of pyproject.toml (tests/test_architecture.py); grimp with it.
+            "import-linter==2.16",
         ],
     },
     entry_points={

@@ -162,6 +162,28 @@ class ElmoEmbedder:
     def device(self) -> torch.device:
         return _device_of(self.bilm)
 
+    @property
+    def carried_state(self) -> Optional[LSTMState]:
+        """The LSTM states that ``state="stateful"`` carries from one batch to the next, one
+        per batch row: None before the first batch and after :meth:`reset_states`. A copy, so
+        it can be kept (``embed`` saves it with each chunk) and set back later to go on from
+        that point.
+
+        *Shapes:* ``h (L, 2, n_rows, P)``, ``c (L, 2, n_rows, D)``.
+        """
+        with self._lock:
+            state = self._stateful.state
+            return None if state is None else LSTMState(state.h.clone(), state.c.clone())
+
+    @carried_state.setter
+    def carried_state(self, state: Optional[LSTMState]) -> None:
+        """Replace the carried states (None forgets them), e.g. with a saved
+        :attr:`carried_state`: copied to float32 on the model's device; its shapes must fit
+        this biLM (coded error E110 otherwise)."""
+        checked = None if state is None else self._checked_state(state)
+        with self._lock:
+            self._stateful.state = checked
+
     def reset_states(self) -> None:
         """Forget the carried states of ``state="stateful"``."""
         with self._lock:
@@ -305,6 +327,25 @@ class ElmoEmbedder:
         return embed_corpus(input_file, output_file_path, load=lambda: self, settings=settings)
 
     # --- internals -----------------------------------------------------------------------
+    def _checked_state(self, state: LSTMState) -> LSTMState:
+        """``state`` copied to float32 on the model's device, if its shapes fit the biLM."""
+        h, c = (torch.as_tensor(t) for t in state)
+        one = self.bilm.zero_state(1)
+        rows = h.shape[2] if h.dim() == 4 else 0
+        fits = [(*s[:2], rows, *s[3:]) for s in (tuple(one.h.shape), tuple(one.c.shape))]
+        if rows == 0 or [tuple(h.shape), tuple(c.shape)] != fits:
+            expected = (
+                f"h of shape (L, 2, n_rows, P) = {fits[0]} and c (L, 2, n_rows, D) = {fits[1]}"
+            )
+            raise ElmoInputError(
+                Errors.E110.format(
+                    name="carried_state",
+                    value=f"h {tuple(h.shape)}, c {tuple(c.shape)}",
+                    expected=expected + " for this biLM (a state saved from an embedder of it)",
+                )
+            )
+        return LSTMState(*(t.to(self.device, torch.float32, copy=True) for t in (h, c)))
+
     def _initial_state(self, batch_size: int) -> Optional[LSTMState]:
         if self.state == "zero":
             return None

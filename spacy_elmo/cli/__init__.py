@@ -1,35 +1,22 @@
 """``python -m spacy_elmo <command>``: thin typer shims over plain functions.
 
-Each command lives in its own module and registers itself on :data:`app`.
+Each command lives in its own module and registers itself on :data:`app` (``app.py``).
 """
 
 import typer
 
-app = typer.Typer(
-    name="spacy-elmo",
-    help="ELMo for spaCy: embed text, benchmark, pretrain biLMs.",
-    no_args_is_help=True,
-    add_completion=False,
-    # Help texts are plain text: option help such as ``hf://OWNER/REPO[@REV][/FOLDER]`` must
-    # print as written, not be parsed as rich markup (which raised MarkupError on --help).
-    rich_markup_mode=None,
+# Importing a command module registers its commands on ``app``.
+from . import (  # noqa: F401
+    bench,
+    convert,
+    embed,
+    init_config,
+    mixes,
+    models,
+    pretrain,
+    senses,
 )
-
-
-@app.callback()
-def _root() -> None:
-    """ELMo for spaCy: embed text, benchmark, pretrain biLMs."""
-
-
-# Command modules (each adds its commands to ``app`` on import).
-from . import bench  # noqa: E402,F401
-from . import convert  # noqa: E402,F401
-from . import embed  # noqa: E402,F401
-from . import init_config  # noqa: E402,F401
-from . import mixes  # noqa: E402,F401
-from . import models  # noqa: E402,F401
-from . import pretrain  # noqa: E402,F401
-from . import senses  # noqa: E402,F401
+from .app import app
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 import typer
 
-from . import app
+from .app import app
 
 
 @app.command("models")

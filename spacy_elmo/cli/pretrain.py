@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from . import app
+from .app import app
 
 
 def _parse_overrides(items: List[str]) -> dict:

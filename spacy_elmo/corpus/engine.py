@@ -11,16 +11,18 @@ length.
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 import numpy as np
 import torch
 
 from ..errors import ElmoInputError, Errors, Warnings
+from ..pytorch.lstm import LSTMState
 from ..util import warmup_text
 from ..validation import check_int
 from .checks import check_output
 from .progress import Progress
+from .protocol import CorpusEmbedder
 from .reader import (
     Chunk,
     InputSummary,
@@ -44,9 +46,6 @@ from .writer import (
     read_chunk_state,
     reduce_layers,
 )
-
-if TYPE_CHECKING:
-    from ..embedder import ElmoEmbedder
 
 PathLike = Union[str, Path]
 
@@ -100,7 +99,7 @@ def embed_corpus(
     source: Source,
     output: PathLike,
     *,
-    load: Callable[[], "ElmoEmbedder"],
+    load: Callable[[], CorpusEmbedder],
     settings: EmbedSettings = EmbedSettings(),
     shard: Shard = Shard(),
     protected: Mapping[str, Optional[PathLike]] = {},
@@ -139,7 +138,7 @@ def _scan(source: Source, settings: EmbedSettings) -> Optional[InputSummary]:
     return None
 
 
-def fingerprint(embedder: "ElmoEmbedder", settings: EmbedSettings) -> Dict[str, Any]:
+def fingerprint(embedder: CorpusEmbedder, settings: EmbedSettings) -> Dict[str, Any]:
     """Everything that changes the vectors or the chunk files (not the number of
     processes, not the input: that is checked chunk by chunk)."""
     state = embedder.state
@@ -160,7 +159,7 @@ def fingerprint(embedder: "ElmoEmbedder", settings: EmbedSettings) -> Dict[str, 
 def _run(
     source: Source,
     output: Path,
-    embedder: "ElmoEmbedder",
+    embedder: CorpusEmbedder,
     settings: EmbedSettings,
     shard: Shard,
     summary: Optional[InputSummary],
@@ -183,7 +182,7 @@ def _run(
 
 def _embed_own_chunks(
     source: Source,
-    embedder: "ElmoEmbedder",
+    embedder: CorpusEmbedder,
     settings: EmbedSettings,
     shard: Shard,
     run: PartialRun,
@@ -230,7 +229,7 @@ def _progress(
     )
 
 
-def _check_finished(run: PartialRun, chunk: Chunk, embedder: "ElmoEmbedder") -> None:
+def _check_finished(run: PartialRun, chunk: Chunk, embedder: CorpusEmbedder) -> None:
     """A finished chunk must hold these very lines; with ``stateful`` its carried state is
     where the next chunk starts."""
     path = run.chunk_path(chunk.index)
@@ -247,7 +246,7 @@ def _check_finished(run: PartialRun, chunk: Chunk, embedder: "ElmoEmbedder") -> 
 
 def _embed_chunk(
     chunk: Chunk,
-    embedder: "ElmoEmbedder",
+    embedder: CorpusEmbedder,
     settings: EmbedSettings,
     run: PartialRun,
     progress: Progress,
@@ -280,21 +279,19 @@ def _embed_chunk(
     writer.commit(_get_stateful(embedder) if stateful else None)
 
 
-def _get_stateful(embedder: "ElmoEmbedder") -> Optional[tuple]:
-    state = embedder._stateful.state
+def _get_stateful(embedder: CorpusEmbedder) -> Optional[tuple]:
+    state = embedder.carried_state
     if state is None:
         return None
     return state.h.to("cpu").numpy(), state.c.to("cpu").numpy()
 
 
-def _set_stateful(embedder: "ElmoEmbedder", arrays: Optional[tuple]) -> None:
-    from ..pytorch.lstm import LSTMState
-
+def _set_stateful(embedder: CorpusEmbedder, arrays: Optional[tuple]) -> None:
     if arrays is None:
-        embedder._stateful.state = None
+        embedder.carried_state = None
         return
-    h, c = (torch.from_numpy(np.ascontiguousarray(a)).to(embedder.device) for a in arrays)
-    embedder._stateful.state = LSTMState(h, c)
+    h, c = (torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
+    embedder.carried_state = LSTMState(h, c)  # checked and moved to the model's device
 
 
 def _assemble(output: Path, run: PartialRun, n_chunks: int, settings: EmbedSettings) -> int:
