@@ -181,6 +181,13 @@ class Errors(metaclass=ErrorsWithCodes):
         "more than the {limit:,} this package loads (the largest published ELMo has 94 "
         "million). The options file is corrupt or not an ELMo options.json."
     )
+    E019 = (
+        "The weights file '{path}' holds entries that the options ({config}) do not use: "
+        "{keys}. They would be ignored without a word; bilm-tf and this package write exactly "
+        "the datasets the options imply (docs/format.md, weights.hdf5). options.json and "
+        "weights.hdf5 most likely come from different models: use the options.json published "
+        "with these weights, or, if the entries are really unused, copy the file without them."
+    )
 
     # --- E1xx: model input and runtime --------------------------------------------------
     E101 = (

@@ -6,11 +6,15 @@ else ``~/.cache/spacy-elmo``)::
     urls/<first 16 hex of sha256(URL)>/<file name>      a complete, checked download
     urls/<...>/<file name>.part                          an interrupted one (resumed later)
     urls/<...>/<file name>.lock                          held while one process transfers
-    urls/<...>/source.json                               the URL (for `models` and humans)
+    urls/<...>/.source.json                              the URL (for humans)
     huggingface/                                         huggingface_hub's own cache (hf://)
 
 A file without the ``.part`` suffix is only ever created by ``os.replace`` after every check
 passed, so whatever is killed when, the cache never holds a file that loads half a model.
+The record's name starts with a dot, which no downloaded file's name does (see
+:func:`url_filename`), so a URL ending in ``source.json`` cannot overwrite it or be
+overwritten by it. Caches of the previous layout (``source.json``) load as they are: their
+files are checked on every use like any other entry.
 """
 
 import hashlib
@@ -23,6 +27,13 @@ from urllib.parse import unquote, urlsplit
 from ..errors import ElmoDownloadError, Errors
 
 CACHE_ENV = "SPACY_ELMO_CACHE"
+TIMEOUT_ENV = "SPACY_ELMO_DOWNLOAD_TIMEOUT"
+DEFAULT_TIMEOUT = 30.0
+#: The cache's own record of a folder's URL: a leading dot, so no download can take it.
+RECORD_NAME = ".source.json"
+#: Longest stored file name: far below the 255 bytes most file systems allow, with room for
+#: the ``.part`` / ``.lock`` suffixes and the temporary names of atomic writes.
+MAX_NAME = 120
 OFFLINE_ENV = "SPACY_ELMO_OFFLINE"
 HF_OFFLINE_ENV = "HF_HUB_OFFLINE"
 _TRUE = {"1", "true", "yes", "on"}
@@ -58,11 +69,34 @@ def url_folder(url: str) -> Path:
     return cache_dir() / "urls" / hashlib.sha256(url.encode("utf8")).hexdigest()[:16]
 
 
+def download_timeout() -> float:
+    """Seconds of ``SPACY_ELMO_DOWNLOAD_TIMEOUT`` (default 30): the read timeout and the
+    stall window of downloads; E417 for anything but a positive number."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise ElmoDownloadError(Errors.E417.format(value=raw))
+    return value
+
+
 def url_filename(url: str) -> str:
-    """The file name a URL is stored under: its last path segment, made safe."""
+    """The file name a URL is stored under: its last path segment, made safe (ASCII letters,
+    digits, ``._-``; never a leading dot) and at most :data:`MAX_NAME` characters."""
     name = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]) or "download"
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
-    return safe.lstrip(".") or "download"
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+    safe = safe.lstrip(".") or "download"
+    if len(safe) <= MAX_NAME:
+        return safe
+    # Too long to store: keep the start and the suffix (it selects the content check), and
+    # a digest of the whole name so two long names never share a file.
+    digest = hashlib.sha256(safe.encode("utf8")).hexdigest()[:12]
+    suffix = Path(safe).suffix[:16]
+    return f"{safe[: MAX_NAME - len(suffix) - 13]}-{digest}{suffix}"
 
 
 def url_cache_path(url: str) -> Path:
@@ -83,10 +117,10 @@ def ensure_writable(folder: Path) -> None:
 
 def write_source(folder: Path, url: str) -> None:
     """Record which URL a cache folder holds (atomic; best effort: it is documentation)."""
-    tmp = folder / f"source.json.{os.getpid()}.tmp"
+    tmp = folder / f"{RECORD_NAME}.{os.getpid()}.tmp"
     try:
         tmp.write_text(json.dumps({"url": url}), encoding="utf8")
-        os.replace(tmp, folder / "source.json")
+        os.replace(tmp, folder / RECORD_NAME)
     except OSError:
         tmp.unlink(missing_ok=True)
 
@@ -94,7 +128,9 @@ def write_source(folder: Path, url: str) -> None:
 __all__ = [
     "CACHE_ENV",
     "OFFLINE_ENV",
+    "TIMEOUT_ENV",
     "cache_dir",
+    "download_timeout",
     "ensure_writable",
     "hf_cache_dir",
     "offline_flag",

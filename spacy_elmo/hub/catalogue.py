@@ -191,8 +191,8 @@ def get_entry(name: str) -> ModelEntry:
     for entry in CATALOGUE.values():
         if key == entry.name or key in entry.aliases:
             return entry
-    candidates = known_names() + [a for e in CATALOGUE.values() for a in e.aliases]
-    close = difflib.get_close_matches(key, candidates, n=3, cutoff=0.5)
+    # Only names that `python -m spacy_elmo models` shows are suggested (aliases still load).
+    close = difflib.get_close_matches(key, known_names(), n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise ElmoDownloadError(
         Errors.E401.format(name=name, close=hint, names=", ".join(known_names()))

@@ -77,7 +77,21 @@ def _parse_hf(text: str) -> Location:
             Errors.E403.format(value=text, why=f"{repo_id!r} is not a Hub repository id")
         )
     path = parts[2] if len(parts) == 3 else ""
+    _no_climbing(text, "revision", revision or "")
+    _no_climbing(text, "path", path)
     return Location(kind="hf", raw=text, repo_id=repo_id, revision=revision, path=path)
+
+
+def _no_climbing(text: str, what: str, value: str) -> None:
+    """E403 for a ``..`` or ``.`` component or a backslash: a Hub path or revision names
+    something inside the repository, and huggingface_hub builds cache paths from them."""
+    parts = value.replace("\\", "/").split("/")
+    if "\\" in value or any(p in ("..", ".") for p in parts):
+        raise ElmoDownloadError(
+            Errors.E403.format(
+                value=text, why=f"the {what} {value!r} steps outside the repository ('..')"
+            )
+        )
 
 
 def is_remote(value: Optional[PathLike]) -> bool:

@@ -7,7 +7,7 @@ the CLI), so names, URLs, the cache and offline mode behave the same everywhere.
 import json
 import warnings
 from pathlib import Path
-from typing import List, NamedTuple, Optional
+from typing import TYPE_CHECKING, List, NamedTuple, Optional
 
 from ..errors import ElmoDownloadError, ElmoFormatError, Errors, Warnings
 from ..util import default_model_paths
@@ -17,8 +17,13 @@ from .fetch import FetchPolicy, fetch_url
 from .hf import fetch_hf
 from .locations import PathLike, is_remote, parse_location
 
+if TYPE_CHECKING:
+    from ..pytorch.config import ELMoConfig
+
 #: Failures after which the next source (a mirror) is worth a try.
-_MIRROR_WORTHY = ("[E404]", "[E405]", "[E406]", "[E407]", "[E408]", "[E409]", "[E413]")
+_MIRROR_WORTHY = tuple(
+    f"[E{n}]" for n in (404, 405, 406, 407, 408, 409, 413, 416, 418, 419, 420, 421, 422, 423, 424)
+)
 
 
 class BiLMFiles(NamedTuple):
@@ -56,10 +61,32 @@ def resolve_bilm(
     if name is not None:
         return fetch_model(get_entry(name), policy=policy)
     assert options_file is not None and weight_file is not None
-    return BiLMFiles(
-        resolve_file(options_file, kind="options", policy=policy),
-        resolve_file(weight_file, kind="weights", policy=policy),
+    return _resolve_pair(options_file, weight_file, policy=policy)
+
+
+def _resolve_pair(
+    options_file: PathLike,
+    weight_file: PathLike,
+    *,
+    policy: Optional[FetchPolicy],
+    options_sha256: Optional[str] = None,
+    weights_sha256: Optional[str] = None,
+) -> BiLMFiles:
+    """Options first: remote weights are then checked against them (shapes) and bounded by
+    the size they imply."""
+    options = resolve_file(options_file, kind="options", sha256=options_sha256, policy=policy)
+    config = _config_of(options) if is_remote(weight_file) else None
+    weights = resolve_file(
+        weight_file, kind="weights", sha256=weights_sha256, policy=policy, config=config
     )
+    return BiLMFiles(options, weights)
+
+
+def _config_of(options: Path) -> "ELMoConfig":
+    """The architecture of an options file (a coded ElmoFormatError when it is unusable)."""
+    from ..weights.options import load_options
+
+    return load_options(options)
 
 
 def resolve_file(
@@ -68,14 +95,16 @@ def resolve_file(
     kind: str = "any",
     sha256: Optional[str] = None,
     policy: Optional[FetchPolicy] = None,
+    config: Optional["ELMoConfig"] = None,
 ) -> Path:
-    """One file: a path as given, a URL or ``hf://`` location fetched into the cache."""
+    """One file: a path as given, a URL or ``hf://`` location fetched into the cache.
+    ``config``: the options that remote weights must match."""
     loc = parse_location(value)
     if loc.kind == "path":
         return Path(loc.raw).expanduser()
     if loc.kind == "url":
-        return fetch_url(loc.raw, kind=kind, sha256=sha256, policy=policy or FetchPolicy())
-    return fetch_hf(loc, kind=kind, sha256=sha256)
+        return fetch_url(loc.raw, kind=kind, sha256=sha256, policy=policy, config=config)
+    return fetch_hf(loc, kind=kind, sha256=sha256, config=config, policy=policy)
 
 
 def fetch_model(entry: ModelEntry, *, policy: Optional[FetchPolicy] = None) -> BiLMFiles:
@@ -83,9 +112,12 @@ def fetch_model(entry: ModelEntry, *, policy: Optional[FetchPolicy] = None) -> B
     flag = offline_flag()
     if flag:
         for source in entry.sources:
-            cached = cached_source(source)
-            if cached is not None:
-                return cached
+            if cached_source(source) is None:
+                continue
+            try:  # checks the cached files (a bad one is removed with W012)
+                return _fetch_source(entry, source, policy)
+            except ElmoDownloadError:
+                continue
         raise ElmoDownloadError(
             Errors.E412.format(
                 flag=flag,
@@ -99,29 +131,43 @@ def fetch_model(entry: ModelEntry, *, policy: Optional[FetchPolicy] = None) -> B
         try:
             files = _fetch_source(entry, source, policy)
         except ElmoDownloadError as e:
+            if not str(e).startswith(_MIRROR_WORTHY):
+                raise  # e.g. an unwritable cache: no mirror can help
             failures.append(e)
-            if i + 1 == len(entry.sources) or not str(e).startswith(_MIRROR_WORTHY):
-                if e is failures[0]:
-                    raise
-                raise failures[0] from e  # the original host's error, the mirror's as cause
-            mirror = entry.sources[i + 1].weights
-            warnings.warn(
-                Warnings.W011.format(name=entry.name, source=source.weights, error=e, mirror=mirror)
-            )
+            if i + 1 < len(entry.sources):
+                mirror = entry.sources[i + 1].weights
+                warnings.warn(
+                    Warnings.W011.format(
+                        name=entry.name, source=source.weights, error=_code(e), mirror=mirror
+                    )
+                )
             continue
         _compare_options(entry, files.options, source.options)
         return files
-    raise AssertionError("a catalogue entry has at least one source")
+    raise _all_failed(entry, failures)
+
+
+def _code(e: ElmoDownloadError) -> str:
+    """``[E406]`` of a coded message: enough for the warning, the final error has the rest."""
+    return str(e).split(" ", 1)[0]
+
+
+def _all_failed(entry: ModelEntry, failures: List[ElmoDownloadError]) -> ElmoDownloadError:
+    """One error naming every place tried and what each answered."""
+    if len(failures) == 1:
+        return failures[0]
+    listed = "; ".join(f"({i}) {e}" for i, e in enumerate(failures, 1))
+    return ElmoDownloadError(Errors.E425.format(name=entry.name, n=len(failures), failures=listed))
 
 
 def _fetch_source(entry: ModelEntry, source: Source, policy: Optional[FetchPolicy]) -> BiLMFiles:
-    options = resolve_file(
-        source.options, kind="options", sha256=entry.options_sha256, policy=policy
+    return _resolve_pair(
+        source.options,
+        source.weights,
+        policy=policy,
+        options_sha256=entry.options_sha256,
+        weights_sha256=entry.weights_sha256,
     )
-    weights = resolve_file(
-        source.weights, kind="weights", sha256=entry.weights_sha256, policy=policy
-    )
-    return BiLMFiles(options, weights)
 
 
 def _compare_options(entry: ModelEntry, path: Path, where: str) -> None:

@@ -4,10 +4,14 @@ It serves byte strings under paths, honours ``Range`` (206 / 416), counts every 
 every body byte it sent, and can misbehave on purpose per path: ``cut`` (announce the full
 Content-Length, send part of it, close), ``cut_once`` (cut the first GET only), ``status``
 (answer with an HTTP error), ``html`` (an HTML page with 200), ``slow`` (wait before answering),
-``no_range`` (ignore Range). It also stands in for the Hugging Face Hub (``/{repo}/resolve/
+``no_range`` (ignore Range), ``short_length`` (announce ``announce`` bytes, send the whole
+body), ``trickle`` (one byte every ``interval`` seconds), ``chunked`` (no Content-Length: the
+body ``repeat`` times), ``gzip`` (gzip-compressed, despite ``Accept-Encoding: identity``),
+``redirect`` (302 to ``location``). It also stands in for the Hugging Face Hub (``/{repo}/resolve/
 {revision}/{path}`` with the headers huggingface_hub needs: X-Repo-Commit, ETag, sizes).
 """
 
+import gzip
 import hashlib
 import json
 import threading
@@ -27,6 +31,10 @@ class Served:
     status: int = 200
     delay: float = 0.0
     cut_at: Optional[int] = None
+    announce: Optional[int] = None
+    interval: float = 0.0
+    repeat: int = 1
+    location: str = ""
 
 
 @dataclass
@@ -42,6 +50,7 @@ class State:
     files: Dict[str, Served] = field(default_factory=dict)
     hub: Dict[Tuple[str, str], bytes] = field(default_factory=dict)  # (repo_id, path) -> body
     log: List[Log] = field(default_factory=list)
+    hub_commit: str = HUB_COMMIT  # what the Hub stand-in sends as X-Repo-Commit
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def requests(self, path: str, method: str = "GET") -> List[Log]:
@@ -80,6 +89,13 @@ class Handler(BaseHTTPRequestHandler):
             return self._plain(served.status, b"error", head)
         if served.behaviour == "html":
             return self._plain(200, HTML, head, content_type="text/html")
+        if served.behaviour == "redirect":
+            return self._plain(302, b"", head, extra={"Location": served.location})
+        if served.behaviour == "gzip":
+            extra = {"Content-Encoding": "gzip"}
+            return self._plain(200, gzip.compress(served.body), head, extra=extra)
+        if served.behaviour in ("trickle", "chunked", "short_length"):
+            return self._hostile(served, head)
         if served.behaviour == "cut_once":
             cut = not any(r.method == "GET" for r in self.state.requests(self.path))
         else:
@@ -129,6 +145,41 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)
 
+    def _hostile(self, served: Served, head: bool) -> None:
+        """Bodies that never end, end late or do not match their announced length; a client
+        hanging up is the expected way for these to stop."""
+        body = served.body * served.repeat
+        self._record(0 if head else len(body))
+        self.send_response(200)
+        if served.behaviour == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            announce = served.announce if served.behaviour == "short_length" else None
+            self.send_header("Content-Length", str(announce or len(body)))
+        self.end_headers()
+        if head:
+            return
+        self.close_connection = True
+        try:
+            self._send_hostile(served, body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _send_hostile(self, served: Served, body: bytes) -> None:
+        if served.behaviour == "trickle":
+            for i in range(len(body)):
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                time.sleep(served.interval)
+        elif served.behaviour == "chunked":
+            for _ in range(served.repeat):
+                piece = served.body
+                self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self.wfile.write(body)
+        self.wfile.flush()
+
     def _hub(self, head: bool) -> None:
         # /{owner}/{repo}/resolve/{revision}/{path}
         before, _, after = self.path.partition("/resolve/")
@@ -137,10 +188,13 @@ class Handler(BaseHTTPRequestHandler):
         body = self.state.hub.get((repo_id, path))
         if body is None:
             code = "RepoNotFound" if not any(r == repo_id for r, _ in self.state.hub) else None
-            extra = {"X-Error-Code": code or "EntryNotFound", "X-Repo-Commit": HUB_COMMIT}
+            extra = {
+                "X-Error-Code": code or "EntryNotFound",
+                "X-Repo-Commit": self.state.hub_commit,
+            }
             return self._plain(404, b"not found", head, extra=extra)
         etag = hashlib.sha256(body).hexdigest()
-        extra = {"X-Repo-Commit": HUB_COMMIT, "ETag": f'"{etag}"'}
+        extra = {"X-Repo-Commit": self.state.hub_commit, "ETag": f'"{etag}"'}
         self._body(Served(body=body), head, cut=False, extra=extra)
 
     def _hub_api(self, head: bool) -> None:
