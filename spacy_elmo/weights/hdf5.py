@@ -5,7 +5,7 @@ copied, so a mismatched or corrupt file fails with a coded message instead of a 
 """
 
 from pathlib import Path
-from typing import Dict, Iterator, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -122,8 +122,52 @@ def _check_unused(f, path: Path, config: ELMoConfig) -> None:
             )
 
 
+#: Unused entries named in E019 before the walk stops: a hostile file with millions of them
+#: is not walked whole.
+_MAX_EXTRAS = 10
+
+
+def _check_no_extras(f, path: Path, config: ELMoConfig) -> None:
+    """Refuse every entry (dataset, link, named type, empty group) that ``config`` does not
+    imply: it would be ignored without a word, and it usually means the options belong to
+    another model. Links are listed, never followed (HDF5 visits a hard-linked group once).
+    Groups are named only when they hold nothing else to name (a hard-link cycle)."""
+    import h5py
+
+    needed = set(expected_shapes(config))
+    groups = {key.rsplit("/", i)[0] for key in needed for i in range(1, key.count("/") + 1)}
+    leaves: List[str] = []
+    full: List[str] = []  # non-empty groups: their contents are named instead
+
+    def visit(name: str) -> Optional[bool]:
+        if name in needed or name in groups:
+            return None
+        hard = isinstance(f.get(name, getlink=True), h5py.HardLink)
+        if hard and isinstance(f[name], h5py.Group) and len(f[name]):
+            full.append(name)
+            return None
+        leaves.append(name)
+        return True if len(leaves) >= _MAX_EXTRAS else None  # True stops the walk
+
+    f.visit_links(visit)
+    extras = leaves or full[:_MAX_EXTRAS]
+    if extras:
+        more = " (and perhaps more)" if len(leaves) >= _MAX_EXTRAS else ""
+        keys = ", ".join(extras) + more
+        raise ElmoFormatError(Errors.E019.format(path=path, keys=keys, config=_describe(config)))
+
+
+def _describe(config: ELMoConfig) -> str:
+    c, l = config.char_cnn, config.lstm
+    return (
+        f"dim {l.dim}, projection_dim {l.projection_dim}, n_layers {l.n_layers}, "
+        f"n_highway {c.n_highway}, {len(c.filters)} filters"
+    )
+
+
 def _checked_datasets(f, path: Path, config: ELMoConfig) -> Dict[str, object]:
-    """Every dataset that ``config`` needs, checked; absent optional ones left out."""
+    """Every dataset that ``config`` needs, checked; absent optional ones left out. Any
+    other entry in the file is refused (E017 for a further layer, E019 for the rest)."""
     shapes = expected_shapes(config)
     F, P = config.char_cnn.n_filters, config.lstm.projection_dim
     present = {}
@@ -133,15 +177,10 @@ def _checked_datasets(f, path: Path, config: ELMoConfig) -> Dict[str, object]:
             if key.startswith("CNN_proj/") and F == P:
                 # bilm-tf only writes the projection when F != P: identity then.
                 continue
-            lstm = config.lstm
-            desc = (
-                f"dim {lstm.dim}, projection_dim {lstm.projection_dim}, "
-                f"n_layers {lstm.n_layers}, n_highway {config.char_cnn.n_highway}, "
-                f"{len(config.char_cnn.filters)} filters"
-            )
-            raise ElmoFormatError(Errors.E003.format(path=path, key=key, config=desc))
+            raise ElmoFormatError(Errors.E003.format(path=path, key=key, config=_describe(config)))
         present[key] = _check_dataset(f, path, key, shape)
     _check_unused(f, path, config)
+    _check_no_extras(f, path, config)
     return present
 
 

@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import warnings
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
@@ -29,6 +30,13 @@ TRAINING_KEYS = {
 }
 #: An options.json is under 1 kB; anything over this is not one (and is not read into memory).
 MAX_OPTIONS_BYTES = 1 << 20
+#: The largest whole number (in magnitude) the model sections may hold: 2**53, the largest a
+#: float holds exactly. No ELMo setting comes near it, and larger ones overflow the float
+#: checks and the parameter count (OverflowError) instead of failing with E110.
+MAX_OPTION_INT = 2**53
+#: JSON integers with more digits are not converted at all: Python refuses to convert one of
+#: over 4,300 digits (a ValueError that suggests changing an interpreter limit).
+_MAX_INT_DIGITS = 20
 _LSTM_KEYS = {"dim", "projection_dim", "n_layers", "cell_clip", "proj_clip", "use_skip_connections"}
 _CNN_KEYS = {
     "embedding",
@@ -38,6 +46,49 @@ _CNN_KEYS = {
     "max_characters_per_token",
     "activation",
 }
+
+
+class _HugeInteger:
+    """Stands for a whole number too large for any setting, in messages and in place of a
+    JSON integer too long to convert."""
+
+    def __init__(self, digits: int, *, approximate: bool = False) -> None:
+        self.digits, self.approximate = digits, approximate
+
+    def __repr__(self) -> str:
+        about = "about " if self.approximate else ""
+        return f"<an integer of {about}{self.digits:,} digits>"
+
+    @classmethod
+    def of(cls, value: int) -> "_HugeInteger":
+        if value.bit_length() < 14_000:  # str() works below 4,300 digits
+            return cls(len(str(abs(value))))
+        return cls(int(value.bit_length() * math.log10(2)) + 1, approximate=True)
+
+
+def _parse_int(text: str) -> Any:
+    """``json`` hook for integers: a very long one is kept as its digit count (E110 later,
+    with the key's name) instead of being converted."""
+    digits = len(text.lstrip("-"))
+    return _HugeInteger(digits) if digits > _MAX_INT_DIGITS else int(text)
+
+
+def _check_magnitudes(options: Mapping[str, Any]) -> None:
+    """E110 for a whole number beyond ``MAX_OPTION_INT`` anywhere in the model sections
+    (walked without recursion; the sections are checked for shape later)."""
+    stack = [(key, options[key]) for key in ("lstm", "char_cnn") if key in options]
+    while stack:
+        name, value = stack.pop()
+        if isinstance(value, Mapping):
+            stack.extend((f"{name}.{k}", v) for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((f"{name}[{i}]", v) for i, v in enumerate(value))
+        elif isinstance(value, int) and abs(value) > MAX_OPTION_INT:
+            value = _HugeInteger.of(value)
+        if isinstance(value, _HugeInteger):
+            bound = f"{MAX_OPTION_INT:,}"
+            expected = f"a number between -{bound} and {bound} (no ELMo setting is near these)"
+            invalid(name, value, expected, error=ElmoFormatError)
 
 
 def _clip(value: Any, key: str) -> Any:
@@ -66,6 +117,7 @@ def config_from_dict(options: Mapping[str, Any]) -> ELMoConfig:
     """Build a validated config from the parsed contents of an options.json file."""
     if not isinstance(options, Mapping):
         invalid("options", type(options).__name__, "a JSON object", error=ElmoFormatError)
+    _check_magnitudes(options)
 
     def get(section: Mapping[str, Any], key: str, path: str) -> Any:
         if not isinstance(section, Mapping) or key not in section:
@@ -145,8 +197,8 @@ def load_options(path: Union[str, Path]) -> ELMoConfig:
             Errors.E005.format(path=path, error=f"{path.stat().st_size:,} bytes, too large")
         )
     try:
-        options = json.loads(path.read_text(encoding="utf8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        options = json.loads(path.read_text(encoding="utf8"), parse_int=_parse_int)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:  # ValueError: bad JSON
         raise ElmoFormatError(Errors.E005.format(path=path, error=e)) from None
     return config_from_dict(options)
 
@@ -161,4 +213,9 @@ def save_options(
     options = config_to_dict(config)
     if extra:
         options.update(extra)
-    Path(path).write_text(json.dumps(options, indent=2) + "\n", encoding="utf8")
+    # Through a temporary file: a crash never leaves half an options.json, whose presence
+    # callers take as the mark of a complete options/weights pair.
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(options, indent=2) + "\n", encoding="utf8")
+    os.replace(tmp, path)

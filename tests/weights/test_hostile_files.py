@@ -1,6 +1,7 @@
 """Careless or hostile model files: refused with coded errors before anything big is built,
 never followed outside the file, never read silently wrong."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,10 +13,18 @@ import numpy as np
 import pytest
 
 from spacy_elmo.errors import ElmoFormatError
-from spacy_elmo.weights import load_bilm, load_options, save_weights
+from spacy_elmo.weights import (
+    check_weights,
+    config_from_dict,
+    load_bilm,
+    load_options,
+    save_weights,
+)
 
-from ..conftest import SKIP
+from ..conftest import NOSKIP, SKIP
 from .conftest import edit_options
+
+ASSETS = SKIP.parents[2] / "spacy_elmo" / "assets"
 
 
 # --- size limits before allocation ---------------------------------------------------------
@@ -210,3 +219,121 @@ def test_null_sections(copied):
         edit_options(opt, edit)
         with pytest.raises(ElmoFormatError, match=rf"\[E110\].*{key}.*JSON object"):
             load_options(opt)
+
+
+# --- whole numbers too large for any setting -----------------------------------------------
+@pytest.mark.parametrize(
+    "edit, key",
+    [
+        (lambda o: o["lstm"].update(n_layers=10**400), "lstm.n_layers"),
+        (lambda o: o["lstm"].update(dim=int("9" * 4000)), "lstm.dim"),
+        (lambda o: o["lstm"].update(cell_clip=10**400), "lstm.cell_clip"),
+        (lambda o: o["lstm"].update(proj_clip=-(10**30)), "lstm.proj_clip"),
+        (lambda o: o["char_cnn"]["embedding"].update(dim=2**53 + 1), "char_cnn.embedding.dim"),
+        (lambda o: o["char_cnn"].update(filters=[[1, 10**30]]), r"char_cnn.filters\[0\]\[1\]"),
+    ],
+)
+def test_integers_too_large_for_a_float_are_e110(copied, edit, key):
+    """They raised OverflowError (int -> float in the checks or the parameter count)."""
+    opt, w = copied
+    edit_options(opt, edit)
+    with pytest.raises(ElmoFormatError, match=rf"\[E110\].*'{key}'.*<an integer of .*digits>"):
+        load_bilm(opt, w)
+
+
+def test_an_integer_json_cannot_convert_is_e110(copied):
+    """4,400 digits: Python's int conversion limit (4,300) made json.loads raise a bare
+    ValueError that suggested changing an interpreter setting."""
+    opt, _ = copied
+    text = opt.read_text().replace('"n_layers": 2', '"n_layers": ' + "9" * 4400)
+    opt.write_text(text)
+    with pytest.raises(ElmoFormatError, match=r"\[E110\].*'lstm.n_layers'.*4,400 digits"):
+        load_options(opt)
+
+
+def test_an_integer_python_cannot_print_is_e110():
+    """From Python, not JSON: 10**5000 cannot even be shown in full; the message says so."""
+    options = json.loads((SKIP / "options.json").read_text())
+    options["lstm"]["dim"] = 10**5000
+    with pytest.raises(ElmoFormatError, match=r"\[E110\].*'lstm.dim'.*about 5,001 digits"):
+        config_from_dict(options)
+
+
+# --- entries the options do not imply --------------------------------------------------------
+def _add(w, key: str, kind: str = "dataset") -> None:
+    with h5py.File(w, "a") as f:
+        if kind == "dataset":
+            f.create_dataset(key, data=np.zeros(4, dtype="<f4"))
+        elif kind == "group":
+            f.create_group(key)
+        elif kind == "soft link":
+            f[key] = h5py.SoftLink("/CNN_proj/b_proj")
+        else:
+            f[key] = h5py.ExternalLink("/nonexistent/other.hdf5", "secret")
+
+
+@pytest.mark.parametrize(
+    "key, kind",
+    [
+        ("RNN_0/RNN/MultiRNNCell/Cell2/LSTMCell/B", "dataset"),
+        ("RNN_1/RNN/MultiRNNCell/Cell0/LSTMCell/W_P_1", "dataset"),
+        ("CNN_high_2/b_carry", "dataset"),
+        ("CNN/b_cnn_9", "dataset"),
+        ("softmax/W", "dataset"),
+        ("notes", "group"),
+        ("alias", "soft link"),
+        ("CNN/outside", "external link"),
+    ],
+)
+def test_a_lone_unused_entry_is_refused(copied, key, kind):
+    """Only a complete further layer was caught (E017); a lone dataset was ignored."""
+    opt, w = copied
+    _add(w, key, kind)
+    with pytest.raises(ElmoFormatError, match=rf"\[E019\].*do not use: {key}\. "):
+        load_bilm(opt, w)
+
+
+def test_unused_entries_are_all_listed(copied):
+    opt, w = copied
+    for key in ("extra/a", "extra/b/c", "softmax/W"):
+        _add(w, key)
+    with pytest.raises(ElmoFormatError, match=r"do not use: extra/a, extra/b/c, softmax/W\. "):
+        load_bilm(opt, w)
+
+
+def test_a_hard_link_cycle_of_groups_is_refused(copied):
+    """Groups that hold only each other: nothing else to name, so the groups are named."""
+    opt, w = copied
+    with h5py.File(w, "a") as f:
+        inner = f.create_group("a/b")
+        inner["loop"] = f["a"]
+    with pytest.raises(ElmoFormatError, match=r"\[E019\].*do not use: a, a/b, a/b/loop\. "):
+        load_bilm(opt, w)
+
+
+def test_many_unused_entries_stop_the_walk(copied):
+    opt, w = copied
+    for i in range(50):
+        _add(w, f"junk_{i:02d}")
+    with pytest.raises(ElmoFormatError, match=r"\[E019\].*junk_09 \(and perhaps more\)") as info:
+        load_bilm(opt, w)
+    assert "junk_10" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "folder, weights",
+    [
+        (SKIP, "lm_weights.hdf5"),
+        (NOSKIP, "lm_weights.hdf5"),
+        (ASSETS / "tiny", "weights.hdf5"),
+        (ASSETS / "default", "weights.hdf5"),
+    ],
+)
+def test_published_and_written_files_have_no_unused_entries(tmp_path, folder, weights):
+    """The bilm-tf/AllenNLP fixtures, the shipped models and what save_weights writes."""
+    if not (folder / weights).is_file():
+        pytest.skip(f"{folder / weights} is not in this checkout")
+    check_weights(load_options(folder / "options.json"), folder / weights)
+    written = tmp_path / "written.hdf5"
+    save_weights(load_bilm(folder / "options.json", folder / weights), written)
+    check_weights(load_options(folder / "options.json"), written)
