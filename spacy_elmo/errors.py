@@ -184,7 +184,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E019 = (
         "The weights file '{path}' holds entries that the options ({config}) do not use: "
         "{keys}. They would be ignored without a word; bilm-tf and this package write exactly "
-        "the datasets the options imply (docs/format.md, weights.hdf5). options.json and "
+        "the datasets the options imply (docs/format.md §3). options.json and "
         "weights.hdf5 most likely come from different models: use the options.json published "
         "with these weights, or, if the entries are really unused, copy the file without them."
     )
