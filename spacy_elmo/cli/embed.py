@@ -13,7 +13,7 @@ from .app import app
 @app.command("embed")
 def embed_cli(
     # fmt: off
-    input_file: str = typer.Argument(..., help="Text file, one whitespace-tokenized sentence per line; '-' reads stdin."),
+    input_file: str = typer.Argument(..., help="Text file, one whitespace-tokenized sentence per line; '-' reads stdin; a pipe such as <(zcat in.gz) is read as a stream."),
     output_file: Path = typer.Argument(..., help="HDF5 file to write (it appears only when complete)."),
     all_layers: bool = typer.Option(False, "--all", help="Write all layers (L+1, n, 2P)."),
     top: bool = typer.Option(False, "--top", help="Write the top layer (n, 2P)."),
@@ -30,12 +30,14 @@ def embed_cli(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a complete OUTPUT; discard an unfinished run made with other settings."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Encoding of the input; a line that does not decode is an error."),
     chunk_size: int = typer.Option(4096, "--chunk-size", min=1, help="Lines per resumable unit of work (rounded up to a multiple of 8 x batch size)."),
+    save_seconds: float = typer.Option(30.0, "--save-seconds", min=0.001, help="Also save unfinished work every this many seconds (at window boundaries; OUTPUT does not change)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar on stderr."),
     # fmt: on
 ) -> None:
     """Embed every sentence of INPUT_FILE into OUTPUT_FILE.
 
-    Re-running the same command after an interruption continues where it stopped. Under
+    Re-running the same command after an interruption continues where it stopped (work is
+    saved after every chunk and every --save-seconds). Under
     `torchrun --nproc_per_node N -m spacy_elmo embed ...` every process embeds its share;
     the output is the same as with one process.
     """
@@ -58,6 +60,7 @@ def embed_cli(
         overwrite=overwrite,
         encoding=encoding,
         chunk_size=chunk_size,
+        save_seconds=save_seconds,
         progress=not no_progress,
     )
 
@@ -80,6 +83,7 @@ def run_embed(
     encoding: str,
     chunk_size: int,
     progress: bool,
+    save_seconds: float = 30.0,
 ) -> int:
     """The plain function behind ``embed``: every check runs before the model loads."""
     from ..corpus import EmbedSettings, embed_corpus, shard_from_env
@@ -100,6 +104,7 @@ def run_embed(
         forget_sentences=forget_sentences,
         use_sentence_keys=use_sentence_keys,
         chunk_size=chunk_size,
+        save_seconds=save_seconds,
         encoding=encoding,
         overwrite=overwrite,
         progress=progress,

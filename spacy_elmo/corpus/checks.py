@@ -1,8 +1,10 @@
-"""Checks on OUTPUT made before any model is loaded: nothing is destroyed, nothing fails late."""
+"""Checks on OUTPUT made before any model is loaded: nothing is destroyed, nothing fails late;
+and the lock that keeps two runs from writing the same OUTPUT at once."""
 
+import contextlib
 import os
 from pathlib import Path
-from typing import Mapping, Optional, Union
+from typing import Iterator, Mapping, Optional, Union
 
 from ..errors import ElmoInputError, Errors
 from .resume import partial_dir
@@ -40,3 +42,30 @@ def _same_file(a: Path, b: Path) -> bool:
     if a.exists() and b.exists():
         return os.path.samefile(a, b)
     return os.path.realpath(a) == os.path.realpath(b)
+
+
+def lock_path(output: Path) -> Path:
+    return output.with_name(output.name + ".lock")
+
+
+@contextlib.contextmanager
+def output_lock(output: Path, *, is_main: bool) -> Iterator[None]:
+    """Hold ``OUTPUT.lock`` while this run works on OUTPUT; E512 at once if another run holds
+    it (waiting would only end in E502 or a second, identical computation). Only the main
+    process locks: the processes of one ``torchrun`` launch share OUTPUT by design, and the
+    others write nothing before the main process has opened the unfinished-run folder."""
+    if not is_main:
+        yield
+        return
+    from filelock import FileLock, Timeout
+
+    path = lock_path(output)
+    lock = FileLock(str(path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ElmoInputError(Errors.E512.format(path=output, lock=path)) from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -4,14 +4,20 @@ Lines end at ``\\n``, ``\\r\\n`` or a lone ``\\r`` (Python's universal newlines,
 ``open`` reads them), are stripped of surrounding whitespace, and are numbered from 1. Bytes
 are decoded one line at a time, so a line that is not valid in the chosen encoding is
 reported with its number (:data:`Errors.E501`) instead of being silently replaced.
+
+A path may name a regular file, read twice (a first pass counts and checks the lines), or a
+pipe (``mkfifo``, or the ``/dev/fd/N`` of a shell's ``<(zcat corpus.gz)``), read once as a
+stream like stdin.
 """
 
 import codecs
+import os
 import re
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, Iterator, List, Tuple, Union
+from typing import IO, BinaryIO, Iterator, List, Literal, Optional, Tuple, Union
 
 from ..errors import ElmoInputError, Errors
 
@@ -46,10 +52,29 @@ def describe(source: Source) -> str:
     return "the input stream"
 
 
-def check_source(source: Source) -> None:
-    """E001 if ``source`` names a file that does not exist."""
-    if isinstance(source, (str, Path)) and not is_stdin(source) and not Path(source).is_file():
-        raise ElmoInputError(Errors.E001.format(what="input file", path=source))
+SourceKind = Literal["file", "pipe", "stdin", "stream"]
+
+
+def check_source(source: Source) -> SourceKind:
+    """What ``source`` is: a regular ``"file"``, a ``"pipe"`` (or character device) read once
+    as a stream, ``"stdin"`` or an open text ``"stream"``. E001 if it names nothing, E514 if
+    it names a folder or another kind of file that cannot be read line by line."""
+    if is_stdin(source):
+        return "stdin"
+    if not isinstance(source, (str, Path)):
+        return "stream"
+    try:
+        mode = os.stat(source).st_mode
+    except FileNotFoundError:
+        raise ElmoInputError(Errors.E001.format(what="input file", path=source)) from None
+    except OSError as e:
+        raise ElmoInputError(Errors.E514.format(path=source, what=f"unreadable ({e})")) from None
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        return "pipe"
+    what = "a folder" if stat.S_ISDIR(mode) else "a socket or block device"
+    raise ElmoInputError(Errors.E514.format(path=source, what=what))
 
 
 def iter_lines(source: Source, *, encoding: str = "utf-8") -> Iterator[str]:
@@ -91,6 +116,8 @@ class InputSummary:
 
     n_lines: int
     n_tokens: int
+    #: Number (from 1) of the first line holding a NUL character, if any.
+    first_nul: Optional[int] = None
 
 
 def scan_file(source: Source, *, encoding: str = "utf-8") -> InputSummary:
@@ -98,6 +125,7 @@ def scan_file(source: Source, *, encoding: str = "utf-8") -> InputSummary:
     is loaded: every line must decode and hold at least one token."""
     empty: List[int] = []
     n_lines = n_tokens = 0
+    first_nul: Optional[int] = None
     for n_lines, line in enumerate(iter_lines(source, encoding=encoding), start=1):
         if not line:
             empty.append(n_lines)
@@ -105,9 +133,11 @@ def scan_file(source: Source, *, encoding: str = "utf-8") -> InputSummary:
                 break
         else:
             n_tokens += len(line.split())
+            if first_nul is None and "\0" in line:
+                first_nul = n_lines
     if empty:
         raise ElmoInputError(Errors.E106.format(lines=", ".join(map(str, empty))))
-    return InputSummary(n_lines=n_lines, n_tokens=n_tokens)
+    return InputSummary(n_lines=n_lines, n_tokens=n_tokens, first_nul=first_nul)
 
 
 @dataclass(frozen=True)

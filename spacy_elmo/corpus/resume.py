@@ -1,9 +1,12 @@
 """The unfinished-run folder of ``embed``: ``OUTPUT.partial/`` beside OUTPUT.
 
 It holds ``fingerprint.json`` (what the run computes: model, options; not the number of
-processes, which does not change the result) and one ``chunk-NNNNNNNN.h5`` per finished
-chunk of lines. Re-running the same command continues the run; the input is checked chunk by
-chunk against the digests stored in the chunk files.
+processes, which does not change the result) and one ``chunk-NNNNNNNNNNNN.h5`` per saved
+piece of work, named after its first line (from 0). A piece is a run of whole read-ahead
+windows inside one chunk of lines: a chunk is saved when it is done, and also whenever
+``save_seconds`` have passed, so a killed run loses at most that much work. Re-running the
+same command continues the run; the input is checked piece by piece against the digests
+stored in the files.
 """
 
 import hashlib
@@ -11,14 +14,14 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import torch
 
 from ..errors import ElmoInputError, Errors
 
 #: Bumped when the chunk files change meaning.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 FINGERPRINT = "fingerprint.json"
 
 
@@ -44,16 +47,14 @@ class PartialRun:
         self.dir = partial_dir(output)
         self.fingerprint = {"layout": LAYOUT_VERSION, **fingerprint}
 
-    def chunk_path(self, index: int) -> Path:
-        return self.dir / f"chunk-{index:08d}.h5"
+    def chunk_path(self, first: int) -> Path:
+        """The file of the saved piece that starts at line ``first`` (from 0)."""
+        return self.dir / f"chunk-{first:012d}.h5"
 
-    def open(self, *, discard: bool, is_main: bool) -> int:
+    def open(self, *, discard: bool, is_main: bool) -> None:
         """Create the folder or check the one there. ``discard``: start over if its
         settings differ (--overwrite). Only the main process writes; call
-        :meth:`wait_open` on the others after a barrier.
-
-        :returns: Number of finished chunks found.
-        """
+        :meth:`check_opened` on the others after a barrier."""
         if is_main:
             found = self._read_fingerprint()
             if found is not None and found != self.fingerprint:
@@ -67,7 +68,6 @@ class PartialRun:
                 stale.unlink(missing_ok=True)
             if found != self.fingerprint:
                 _write_json_atomic(self.dir / FINGERPRINT, self.fingerprint)
-        return len(self.finished()) if self.dir.is_dir() else 0
 
     def check_opened(self) -> None:
         """For the other processes: the main one has created a matching folder."""
@@ -76,8 +76,21 @@ class PartialRun:
                 Errors.E511.format(path=self.dir, error="its fingerprint is not this run's")
             )
 
-    def finished(self) -> List[int]:
-        return sorted(int(p.stem.split("-")[1]) for p in self.dir.glob("chunk-*.h5"))
+    def saved(self) -> Dict[int, int]:
+        """``{first line: number of lines}`` of every saved piece."""
+        from .writer import read_chunk_info
+
+        saved = {}
+        for path in self.dir.glob("chunk-*.h5"):
+            try:
+                first, n_lines, _ = read_chunk_info(path)
+            except FileNotFoundError:  # the folder went away: the caller says so (E513)
+                raise
+            except (OSError, KeyError) as e:  # only written by hand: saved files are whole
+                error = f"'{path.name}' cannot be read: {e}"
+                raise ElmoInputError(Errors.E511.format(path=self.dir, error=error)) from None
+            saved[first] = n_lines
+        return dict(sorted(saved.items()))
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

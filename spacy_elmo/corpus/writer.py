@@ -12,16 +12,21 @@ The final file has AllenNLP's ``elmo`` command layout:
   Read it as ``index = {}; [index.update(json.loads(p)) for p in f["sentence_to_index"]]``
   (a sentence that occurs twice maps to its last line, as in AllenNLP).
 
-While running, every chunk of lines is a small HDF5 file of its own (written under a
+While running, every saved piece of work is a small HDF5 file of its own (written under a
 temporary name, then renamed): its lines, their digest and their vectors. A chunk file that
-exists is complete, which is what makes a killed run resumable.
+exists is complete, which is what makes a killed run resumable. Lines are stored as their
+UTF-8 bytes, joined by ``\\n`` (a line never holds one), because HDF5's variable-length
+strings cannot hold a NUL character and a line may.
+
+No file records when it was written (HDF5's object times are off), so the same input and
+settings give byte-identical files.
 """
 
 import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import h5py
 import numpy as np
@@ -60,48 +65,50 @@ def reduce_layers(layers: np.ndarray, output_format: str) -> np.ndarray:
     return layers
 
 
-class ChunkWriter:
-    """Writes one chunk file: call :meth:`add` for every line (any order), then
-    :meth:`commit`. Until then the chunk exists only under a temporary name."""
+def check_unique(lines: Sequence[str]) -> None:
+    """E107 for the first line that occurs twice (``use_sentence_keys`` keys by sentence)."""
+    if len(set(lines)) < len(lines):
+        seen = set()
+        for line in lines:
+            if line in seen:
+                raise ElmoInputError(Errors.E107.format(sentence=line))
+            seen.add(line)
 
-    def __init__(self, path: Path, *, first: int, lines: List[str], use_sentence_keys: bool):
+
+class ChunkWriter:
+    """Writes one chunk file, lines ``first``, ``first + 1``, ...: call :meth:`add` for
+    every line (any order), then :meth:`commit` with the lines. Until then the chunk exists
+    only under a temporary name."""
+
+    def __init__(self, path: Path, *, first: int, use_sentence_keys: bool):
         self.path = path
         self.tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
         self.first = first
-        self.lines = lines
         self.use_sentence_keys = use_sentence_keys
         self.file = _create(self.tmp)
-        self.vectors = self.file.create_group("vectors")
-        self._check_duplicates()
+        self.vectors = h5py.Group(h5py.h5g.create(self.file.id, b"vectors", gcpl=_no_times()))
 
-    def _check_duplicates(self) -> None:
-        if self.use_sentence_keys and len(set(self.lines)) < len(self.lines):
-            seen = set()
-            for line in self.lines:
-                if line in seen:
-                    self.abort()
-                    raise ElmoInputError(Errors.E107.format(sentence=line))
-                seen.add(line)
-
-    def add(self, position: int, array: np.ndarray) -> None:
-        """Store the vectors of ``lines[position]``."""
-        key = dataset_key(
-            self.lines[position], self.first + position, use_sentence_keys=self.use_sentence_keys
-        )
+    def add(self, index: int, line: str, array: np.ndarray) -> None:
+        """Store the vectors of ``line``, line ``index`` of the input (from 0)."""
+        key = dataset_key(line, index, use_sentence_keys=self.use_sentence_keys)
         array = np.ascontiguousarray(array, dtype=np.float32)
         _write_dataset(self.vectors.id, key.encode("utf8", "surrogatepass"), array)
 
-    def commit(self, state: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> None:
-        """Close the file, flush it to disk and give it its final name. ``state``: the
-        carried LSTM state after this chunk (``state="stateful"`` only)."""
+    def commit(
+        self, lines: Sequence[str], state: Optional[Tuple[np.ndarray, np.ndarray]] = None
+    ) -> None:
+        """Record ``lines`` (the ones added, in input order), close the file, flush it to
+        disk and give it its final name. ``state``: the carried LSTM state after these lines
+        (``state="stateful"`` only)."""
         f = self.file
         f.attrs["first"] = self.first
-        f.attrs["n_lines"] = len(self.lines)
-        f.attrs["digest"] = lines_digest(self.lines)
-        f.create_dataset("lines", data=self.lines, dtype=h5py.string_dtype())
+        f.attrs["n_lines"] = len(lines)
+        f.attrs["digest"] = lines_digest(lines)
+        joined = "\n".join(lines).encode("utf8", "surrogatepass")
+        _write_array(f.id, b"lines", np.frombuffer(joined, dtype=np.uint8))
         if state is not None:
-            f.create_dataset("state_h", data=state[0])
-            f.create_dataset("state_c", data=state[1])
+            _write_array(f.id, b"state_h", np.ascontiguousarray(state[0]))
+            _write_array(f.id, b"state_c", np.ascontiguousarray(state[1]))
         f.close()
         _fsync(self.tmp)
         os.replace(self.tmp, self.path)
@@ -166,7 +173,7 @@ def _copy_chunk(
 ) -> int:
     """Copy one chunk file's vectors into ``out`` (and its lines into the index)."""
     with h5py.File(path, "r") as chunk:
-        lines = [s.decode("utf8", "surrogatepass") for s in chunk["lines"][...]]
+        lines = _read_lines(chunk)
         first = int(chunk.attrs["first"])
         for i, line in enumerate(lines):
             key = dataset_key(line, first + i, use_sentence_keys=use_sentence_keys)
@@ -179,11 +186,34 @@ def _copy_chunk(
     return len(lines)
 
 
+def _read_lines(chunk: h5py.File) -> List[str]:
+    if int(chunk.attrs["n_lines"]) == 0:
+        return []
+    return chunk["lines"][...].tobytes().decode("utf8", "surrogatepass").split("\n")
+
+
 def _create(path: Path) -> h5py.File:
     """A new HDF5 file in the format of HDF5 1.8 (readable by any HDF5 since 2008): its
     groups index links in a B-tree of its own, and libhdf5's memory stays flat however many
-    datasets a file holds (the older format's grew by about 100 bytes per dataset)."""
-    return _small_metadata_cache(h5py.File(path, "w", libver=("v108", "v108")))
+    datasets a file holds (the older format's grew by about 100 bytes per dataset). The root
+    group records no times, so two runs write the same bytes."""
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_V18, h5py.h5f.LIBVER_V18)
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_obj_track_times(False)
+    fid = h5py.h5f.create(os.fsencode(path), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl)
+    return _small_metadata_cache(h5py.File(fid))
+
+
+def _no_times(kind: Any = h5py.h5p.GROUP_CREATE) -> Any:
+    """A creation property list whose object records no times (HDF5 stores the creation
+    and modification times in every object's header by default)."""
+    plist = h5py.h5p.create(kind)
+    plist.set_obj_track_times(False)
+    return plist
+
+
+_DATASET_NO_TIMES = _no_times(h5py.h5p.DATASET_CREATE)  # one list serves every dataset
 
 
 def _open_for_append(path: Path) -> h5py.File:
@@ -202,8 +232,17 @@ def _small_metadata_cache(f: h5py.File) -> h5py.File:
 def _write_dataset(group: h5py.h5g.GroupID, name: bytes, array: np.ndarray) -> None:
     """What ``group.create_dataset(name, data=array)`` stores (a contiguous little-endian
     float32 dataset), through h5py's low-level API, without its per-call Python overhead."""
+    _write_array(group, name, array, h5py.h5t.IEEE_F32LE)
+
+
+def _write_array(
+    group: h5py.h5g.GroupID, name: bytes, array: np.ndarray, dtype: Any = None
+) -> None:
+    """A contiguous dataset holding ``array``, without times (``dtype``: the file's type;
+    default the array's own)."""
     space = h5py.h5s.create_simple(array.shape)
-    dataset = h5py.h5d.create(group, name, h5py.h5t.IEEE_F32LE, space)
+    file_type = dtype if dtype is not None else h5py.h5t.py_create(array.dtype)
+    dataset = h5py.h5d.create(group, name, file_type, space, dcpl=_DATASET_NO_TIMES)
     dataset.write(h5py.h5s.ALL, h5py.h5s.ALL, array)
 
 
@@ -226,7 +265,12 @@ class _IndexWriter:
 
     def __init__(self, out: h5py.File, piece_bytes: int):
         out.create_dataset(
-            self.NAME, (0,), maxshape=(None,), dtype=h5py.string_dtype(), chunks=(1,)
+            self.NAME,
+            (0,),
+            maxshape=(None,),
+            dtype=h5py.string_dtype(),
+            chunks=(1,),
+            track_times=False,
         )
         self.piece_bytes = piece_bytes
         self.piece = bytearray()

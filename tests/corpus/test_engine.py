@@ -137,7 +137,7 @@ def test_resume_checks_settings_and_input(tiny_embedder, tmp_path):
     with pytest.raises(ElmoInputError, match=r"\[E507\] Lines 1-16"):
         embed_corpus(src, out, load=lambda: tiny_embedder, settings=settings)
     src.write_text("\n".join(lines), encoding="utf8")
-    with pytest.warns(UserWarning, match=r"\[W015\].*2 of its chunks"):
+    with pytest.warns(UserWarning, match=r"\[W015\].*: 32 of 40 lines already embedded"):
         embed_corpus(src, out, load=lambda: tiny_embedder, settings=settings)
     assert _equal_files(out, tmp_path / "full.h5")
 
