@@ -6,11 +6,13 @@ and rewrites it the way ``configs/ner_elmo.cfg`` is written (Peters et al., 2018
 the ``tok2vec`` component is replaced by ``elmo``, and each component gets
 ``spacy-elmo.ElmoTok2Vec.v1``: its own ``ElmoListener`` + ``ScalarMix``, concatenated with
 spaCy's ``MultiHashEmbed`` features, then spaCy's encoder, with the embed and encode
-settings that spaCy chose. The ``elmo`` block itself is never written here: spaCy fills it
-from the factory's default config, so it is always the factory's current one.
+settings that spaCy chose. Of the ``elmo`` block only the biLM's source (and, for a GPU,
+its device) is written, in ``[components.elmo.model]``: spaCy fills the rest from the
+factory's default config, so it is always the factory's current one.
 """
 
 import copy
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
@@ -20,6 +22,8 @@ from spacy.cli.init_config import init_config
 from thinc.api import Config
 
 from ..errors import ElmoInputError, Errors
+from ..models.layers import ARCHITECTURE
+from ..settings import BiLMSettings
 
 # Components whose model takes a tok2vec (List[Doc] -> List[Floats2d]) at ``model.tok2vec``,
 # tested to train with the rewritten config.
@@ -37,6 +41,7 @@ def init_elmo_config(
     lang: str = "en",
     optimize: str = "efficiency",
     gpu: bool = False,
+    model: Optional[str] = None,
     options_file: Optional[str] = None,
     weight_file: Optional[str] = None,
 ) -> Config:
@@ -48,33 +53,59 @@ def init_elmo_config(
     lang (str): Language code, as for ``spacy init config --lang``.
     optimize (str): "efficiency" (default) or "accuracy": spaCy's choice of the
         context-independent features and encoder (accuracy: wider, deeper, static vectors).
-    gpu (bool): Train on a GPU: the biLM on "cuda:0" and spaCy's GPU allocator and batch
-        size. The architecture stays spaCy's CPU one (its GPU one is a transformer, which
-        ELMo replaces).
-    options_file / weight_file (Optional[str]): biLM files for ``[components.elmo]``; None
-        (default) for the embedded default biLM. The mixes get one weight per biLM layer.
+    gpu (bool): Train on a GPU: ``[components.elmo.model] device = "cuda:0"``, spaCy's GPU
+        allocator and batch size. The architecture stays spaCy's CPU one (its GPU one is a
+        transformer, which ELMo replaces).
+    model (Optional[str]): A catalogue name (``python -m spacy_elmo models``) for
+        ``[components.elmo.model] name``; not with files (E402).
+    options_file / weight_file (Optional[str]): The biLM's files for
+        ``[components.elmo.model]``, each a path, an http(s) URL or an ``hf://`` location;
+        all three None (default) for the embedded default biLM. The mixes get one weight
+        per biLM layer: the options of a remote file are fetched (into the cache) to count
+        them; the weights are fetched when the pipeline is initialised.
     RETURNS (Config): The config, with ``${...}`` references kept.
     """
     components = _check_pipeline(pipeline)
     if optimize not in OPTIMIZE:
         raise ElmoInputError(Errors.E253.format(value=optimize, options=", ".join(OPTIMIZE)))
+    source = BiLMSettings(name=model, options_file=options_file, weight_file=weight_file)
     config = init_config(lang=lang, pipeline=components, optimize=optimize, gpu=False)
     tok2vec = _spacy_tok2vec(config, lang=lang, optimize=optimize)
-    n_layers = _n_layers(options_file)
+    n_layers = _n_layers(source)
     config["components"].pop("tok2vec", None)
     for name in components:
         _use_elmo(config["components"][name], name, tok2vec=tok2vec, n_layers=n_layers)
     config["nlp"]["pipeline"] = [ELMO] + components
-    elmo: Dict[str, Any] = {"factory": ELMO}
-    if options_file is not None or weight_file is not None:
-        elmo.update(options_file=options_file, weight_file=weight_file)
+    config["components"][ELMO] = {"factory": ELMO, "model": _bilm_section(source, gpu=gpu)}
     if gpu:
-        elmo["device"] = "cuda:0"
         config["system"]["gpu_allocator"] = "pytorch"
         config["nlp"]["batch_size"] = 128
-    config["components"][ELMO] = elmo
     # spaCy fills the elmo block (and anything else left out) from the factory defaults.
-    return util.load_model_from_config(config, auto_fill=True, validate=True).config
+    filled = util.load_model_from_config(config, auto_fill=True, validate=True).config
+    _drop_unset_shorthand(filled["components"][ELMO])
+    return filled
+
+
+def _drop_unset_shorthand(elmo: Dict[str, Any]) -> None:
+    """Remove the factory's flat biLM shorthand (``[components.elmo] device = null`` etc.,
+    all "not given"), so each biLM setting appears once in the file: in the model section.
+    spaCy fills the same nulls back in when it loads the config."""
+    for f in dataclasses.fields(BiLMSettings):
+        if f.name in elmo and elmo[f.name] is None:
+            del elmo[f.name]
+
+
+def _bilm_section(source: BiLMSettings, *, gpu: bool) -> Dict[str, Any]:
+    """``[components.elmo.model]``: every biLM setting lives in the section of the
+    architecture that owns it, never in the component's flat shorthand, so a later edit of
+    the model section (as W020 advises for the device) cannot conflict with it (E207)."""
+    section: Dict[str, Any] = {"@architectures": ARCHITECTURE}
+    for key in ("name", "options_file", "weight_file"):
+        if getattr(source, key) is not None:
+            section[key] = getattr(source, key)
+    if gpu:
+        section["device"] = "cuda:0"
+    return section
 
 
 def _check_pipeline(pipeline: Sequence[str]) -> List[str]:
@@ -102,13 +133,21 @@ def _spacy_tok2vec(config: Config, *, lang: str, optimize: str) -> Dict[str, Any
     return {"embed": dict(model["embed"]), "encode": dict(model["encode"])}
 
 
-def _n_layers(options_file: Optional[str]) -> int:
-    """Output layers of the biLM (L + 1): 3 for the default and the published models."""
-    if options_file is None:
-        return 3
+def _n_layers(source: BiLMSettings) -> int:
+    """Output layers of the biLM (L + 1). A catalogue model's are recorded in the catalogue
+    (no download); a file's are read from its options.json, fetched first when remote (a
+    location is parsed, never made a ``Path``: that would mangle ``http://``)."""
+    from ..hub import DEFAULT_NAME, get_entry, resolve_file
+    from ..util import default_model_paths
     from ..weights.options import load_options
 
-    return load_options(options_file).lstm.n_layers + 1
+    if source.name is not None and source.name.strip() != DEFAULT_NAME:
+        return get_entry(source.name).layers + 1
+    if source.options_file is None:
+        options = default_model_paths()[0]
+    else:
+        options = resolve_file(source.options_file, kind="options")
+    return load_options(options).lstm.n_layers + 1
 
 
 def _use_elmo(
