@@ -15,21 +15,24 @@ def init_config_cli(
     lang: str = typer.Option("en", "--lang", "-l", help="Two-letter code of the language"),
     pipeline: str = typer.Option("ner", "--pipeline", "-p", help="Comma-separated trainable components: tagger, morphologizer, parser, ner, textcat, textcat_multilabel"),
     optimize: str = typer.Option("efficiency", "--optimize", "-o", help="efficiency or accuracy: spaCy's choice of token features and encoder"),
-    gpu: bool = typer.Option(False, "--gpu", "-G", help="Train on a GPU (biLM on cuda:0, spaCy's GPU allocator)"),
-    options_file: Optional[str] = typer.Option(None, "--options-file", help="biLM options.json (default: the embedded biLM)"),
-    weight_file: Optional[str] = typer.Option(None, "--weight-file", help="biLM weights.hdf5 (default: the embedded biLM)"),
+    gpu: bool = typer.Option(False, "--gpu", "-G", help="Train on a GPU ([components.elmo.model] device = cuda:0, spaCy's GPU allocator); train with --gpu-id 0"),
+    model: Optional[str] = typer.Option(None, "--model", help="Catalogue name, e.g. original (see `models`; default: embedded)."),
+    options_file: Optional[str] = typer.Option(None, "--options-file", help="options.json: path, URL or hf:// (default: embedded)."),
+    weight_file: Optional[str] = typer.Option(None, "--weight-file", help="weights.hdf5: path, URL or hf:// (default: embedded)."),
     force: bool = typer.Option(False, "--force", "-F", help="Overwrite the output file"),
     # fmt: on
 ) -> None:
     """Like `spacy init config`, with the `elmo` component feeding every component through
     its own listener and ScalarMix (see docs/init-config.md)."""
     from ..pipeline.init_config import init_elmo_config, write_config
+    from .hints import train_hint
 
     config = init_elmo_config(
         pipeline=[name.strip() for name in pipeline.split(",") if name.strip()],
         lang=lang,
         optimize=optimize,
         gpu=gpu,
+        model=model,
         options_file=options_file,
         weight_file=weight_file,
     )
@@ -37,7 +40,4 @@ def init_config_cli(
         typer.echo(config.to_str(interpolate=False))
         return
     write_config(config, output_file, force=force)
-    typer.echo(f"Wrote {output_file}. Train it with:")
-    typer.echo(
-        f"python -m spacy train {output_file} --paths.train train.spacy --paths.dev dev.spacy"
-    )
+    typer.echo(f"Wrote {output_file}. {train_hint(output_file, gpu=gpu)}")
