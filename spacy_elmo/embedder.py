@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from .errors import ElmoInputError, Errors, Warnings
+from .memory import check_fits, device_memory
 from .pytorch.bilm import ELMoBiLM
 from .pytorch.char_ids import check_sentences, tokens_to_ids
 from .pytorch.config import ELMoConfig
@@ -31,10 +32,13 @@ from .pytorch.state import (
     warm_state,
 )
 from .util import cpu_has_bf16_gemm, default_model_paths, warmup_text
-from .validation import check_int
+from .validation import check_int, invalid
 
 PathLike = Union[str, Path]
 OUTPUT_FORMATS = ("all", "top", "average")
+#: Fewest rows the word-type cache grows by: it grows with the words seen, never to
+#: ``cache_size`` rows at once (see ``_reserve_cache_rows``).
+MIN_CACHE_ROWS = 1024
 
 # Workers of nlp.pipe(n_process=...) are forked by default on Linux: run torch with one
 # thread there, or they hang on the parent's OpenMP pool (see pytorch/fork_safety.py).
@@ -88,6 +92,7 @@ class ElmoEmbedder:
         from .hub import looks_like_name, resolve_bilm
         from .weights import load_bilm
 
+        _check_argument_types(device=device, precision=precision, cache_size=cache_size)
         check_state_mode(state)
         precision_dtype(precision)  # fail before loading (or downloading)
         if weight_file is None and looks_like_name(options_file):  # ElmoEmbedder("original")
@@ -116,13 +121,14 @@ class ElmoEmbedder:
         """Wrap a biLM already in memory (it is put in eval mode and frozen). Embedders
         wrapping the same biLM share it, whatever their state or precision."""
         self = cls.__new__(cls)
+        _check_argument_types(precision=precision, cache_size=cache_size)
         check_state_mode(state)
         bilm.requires_grad_(False).eval()
         self._setup(bilm, state=state, cache_size=cache_size, precision=precision)
         return self
 
     def _setup(self, bilm: ELMoBiLM, *, state: str, cache_size: int, precision: str) -> None:
-        check_int("cache_size", cache_size, low=0)
+        _check_cache_size(cache_size, bilm)
         self._matmul_dtype = precision_dtype(precision)
         if (
             precision == "bfloat16"
@@ -382,9 +388,6 @@ class ElmoEmbedder:
             return self._cached_type_vectors(words)
 
     def _cached_type_vectors(self, words: List[str]) -> Tensor:
-        P = self.config.lstm.projection_dim
-        if self._cache_rows is None:
-            self._cache_rows = torch.zeros(self.cache_size, P, device=self.device)
         index = self._cache_index
         for w in words:
             if w in index:
@@ -398,9 +401,25 @@ class ElmoEmbedder:
                 rows.append(index.popitem(last=False)[1])
             for w, r in zip(missing, rows):
                 index[w] = r
+            self._reserve_cache_rows(max(rows) + 1)
             self._cache_rows[torch.tensor(rows, dtype=torch.long, device=self.device)] = vectors
         rows_t = torch.tensor([index[w] for w in words], dtype=torch.long, device=self.device)
+        assert self._cache_rows is not None  # reserved when the first words were cached
         return self._cache_rows.index_select(0, rows_t)
+
+    def _reserve_cache_rows(self, n_rows: int) -> None:
+        """Make the cache table hold at least ``n_rows`` rows. It grows by doubling, capped at
+        ``cache_size``, so memory follows the word types actually seen: a large
+        ``cache_size`` costs nothing up front."""
+        have = 0 if self._cache_rows is None else self._cache_rows.shape[0]
+        if n_rows <= have:
+            return
+        size = min(self.cache_size, max(n_rows, 2 * have, MIN_CACHE_ROWS))
+        P = self.config.lstm.projection_dim
+        rows = torch.zeros(size, P, device=self.device)  # (size, P)
+        if self._cache_rows is not None:
+            rows[:have] = self._cache_rows
+        self._cache_rows = rows
 
     def _run_char_cnn(self, words: List[str], chunk: int = 512) -> Tensor:
         P = self.config.lstm.projection_dim
@@ -415,3 +434,30 @@ class ElmoEmbedder:
 
 def _device_of(bilm: ELMoBiLM) -> torch.device:
     return bilm.char_cnn.proj_weight.device
+
+
+def _check_argument_types(*, precision: object, cache_size: object, device: object = None) -> None:
+    """A coded error for an argument of the wrong type, before anything is loaded (a list
+    given as precision would otherwise fail as an unhashable dict key)."""
+    if device is not None and not isinstance(device, (str, torch.device)):
+        invalid("device", device, "a device name such as 'cpu' or 'cuda:0', or a torch.device")
+    if not isinstance(precision, str):
+        raise ElmoInputError(Errors.E114.format(value=precision))
+    check_int("cache_size", cache_size, low=0)
+
+
+def _check_cache_size(cache_size: int, bilm: ELMoBiLM) -> None:
+    """E110 for a cache_size that is not a count, E115 for one that could never fit in the
+    memory of the biLM's device (its rows are float32 char-CNN vectors of width P)."""
+    check_int("cache_size", cache_size, low=0)
+    P = bilm.config.lstm.projection_dim
+    device = _device_of(bilm)
+    check_fits(
+        "cache_size",
+        cache_size,
+        item_bytes=4 * P,
+        what=f"{P} float32 char-CNN values per cached word type",
+        device=device,
+        memory=device_memory(device),
+        advice=" word types (default 50,000; 0 turns the cache off)",
+    )

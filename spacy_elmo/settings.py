@@ -53,6 +53,11 @@ class BiLMSettings:
     max_sentence_length (int): Longer sentences are cut into windows. Default 256.
     cache_size (int): Tokens of layers kept in the training-time LRU cache (memory: tokens *
         (L+1) * 2P * 4 bytes); 0 disables it. Default 200,000.
+
+    Once the biLM is loaded, ``cache_size``, ``max_batch_tokens``, ``max_sentence_length``
+    and ``window + 2 * overlap`` are refused (E115) if their tokens of layers could never fit
+    in memory (``spacy_elmo.models.shim.check_setting_sizes``). ``batch_size`` needs no bound:
+    a biLM call also holds at most ``max_batch_tokens`` padded tokens.
     """
 
     name: Optional[str] = None

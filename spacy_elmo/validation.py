@@ -87,6 +87,10 @@ def check_bool(name: str, value: Any) -> bool:
 
 def check_choice(name: str, value: Any, choices: Collection[Any]) -> Any:
     """``value`` if it is one of ``choices``."""
-    if value not in choices:
+    try:
+        known = value in choices
+    except TypeError:  # an unhashable value (a list) looked up in a set or a dict's keys
+        known = False
+    if not known:
         invalid(name, value, "one of " + ", ".join(repr(c) for c in choices))
     return value

@@ -192,3 +192,63 @@ def test_bfloat16_warns_without_cpu_support(tiny_bilm, monkeypatch):
         warnings.simplefilter("error")
         ElmoEmbedder.from_bilm(tiny_bilm, state="zero", precision="bfloat16")
         ElmoEmbedder.from_bilm(tiny_bilm, state="zero")
+
+
+@pytest.mark.parametrize(
+    "kwargs,code",
+    [
+        ({"state": [1]}, "E104"),
+        ({"device": [1]}, "E110"),
+        ({"device": 3}, "E110"),
+        ({"precision": [1]}, "E114"),
+        ({"precision": {"float32": 1}}, "E114"),
+        ({"cache_size": "3"}, "E110"),
+        ({"cache_size": True}, "E110"),
+        ({"cache_size": 2.0}, "E110"),
+    ],
+)
+def test_arguments_of_the_wrong_type_are_coded(tiny_files, tiny_bilm, kwargs, code):
+    with pytest.raises(ElmoInputError, match=rf"\[{code}\]"):
+        ElmoEmbedder(*tiny_files, **kwargs)
+    if "device" not in kwargs:  # from_bilm has no device: the biLM is already placed
+        with pytest.raises(ElmoInputError, match=rf"\[{code}\]"):
+            ElmoEmbedder.from_bilm(tiny_bilm, **kwargs)
+
+
+def test_cache_size_beyond_memory_is_refused(tiny_files, tiny_bilm):
+    # 10**15 word types x 16 float32 values: 64 PB, more than any machine has
+    for make in (
+        lambda: ElmoEmbedder(*tiny_files, cache_size=10**15),
+        lambda: ElmoEmbedder.from_bilm(tiny_bilm, cache_size=10**15),
+    ):
+        with pytest.raises(ElmoInputError, match=r"\[E115\] cache_size=10+ needs at least"):
+            make()
+
+
+def test_cache_size_of_a_billion_with_the_default_model():
+    from spacy_elmo.memory import host_memory
+
+    memory = host_memory()
+    if memory is None or memory >= 10**9 * 128 * 4:
+        pytest.skip("this machine has 512 GB of memory: the cache is then allowed")
+    with pytest.raises(ElmoInputError, match=r"\[E115\] cache_size=1000000000 needs .*512\.0 GB"):
+        ElmoEmbedder(cache_size=10**9)
+
+
+def test_word_cache_grows_with_the_words_seen(tiny_files, reference_sentences):
+    from spacy_elmo.embedder import MIN_CACHE_ROWS
+
+    big = ElmoEmbedder(*tiny_files, state="zero", cache_size=10**6)
+    capped = ElmoEmbedder(*tiny_files, state="zero", cache_size=1500)
+    uncached = ElmoEmbedder(*tiny_files, state="zero", cache_size=0)
+    first = big.embed_sentence(reference_sentences[0])
+    # one sentence: one small table, not 10**6 rows (64 MB) at once
+    assert big._cache_rows is not None and big._cache_rows.shape[0] == MIN_CACHE_ROWS
+    np.testing.assert_array_equal(first, uncached.embed_sentence(reference_sentences[0]))
+    words = [[f"w{i}" for i in range(k, k + 100)] for k in range(0, 3000, 100)]
+    expected = uncached.embed_batch(words)
+    for embedder in (big, capped):  # one sentence at a time: 1500 rows can hold each
+        for sentence, ref in zip(words, expected):
+            np.testing.assert_allclose(embedder.embed_sentence(sentence), ref, atol=1e-6)
+    assert 3000 <= big._cache_rows.shape[0] <= 2 * 3000 + MIN_CACHE_ROWS
+    assert capped._cache_rows.shape[0] == 1500  # never above cache_size

@@ -33,3 +33,10 @@ def test_check_bool_and_choice():
     assert check_choice("mode", "a", ("a", "b")) == "a"
     with pytest.raises(ValueError, match=r"\[E110\].*'mode'.*one of 'a', 'b'"):
         check_choice("mode", "c", ("a", "b"))
+
+
+def test_check_choice_of_an_unhashable_value():
+    # a list looked up among a dict's keys or a set is a wrong value, not a TypeError
+    for choices in ({"float32": 1, "bfloat16": 2}, {"float32", "bfloat16"}):
+        with pytest.raises(ValueError, match=r"\[E110\].*'precision': \[1\]"):
+            check_choice("precision", [1], choices)

@@ -31,7 +31,13 @@ from ..models.layers import (
     layer_settings,
 )
 from ..models.listener import ElmoListenerNode
-from ..models.shim import OPTIONS_NAME, WEIGHTS_NAME
+from ..models.shim import (
+    OPTIONS_NAME,
+    WEIGHTS_NAME,
+    read_serialized,
+    real_folder,
+    replace_file_bytes,
+)
 from ..models.types import LayersOutT
 from ..pytorch.scalar_mix import fixed_mix, softmax_weights
 from ..settings import (
@@ -302,12 +308,14 @@ class Elmo(TrainablePipe):
 
     # --- serialization -------------------------------------------------------------------
     def to_disk(self, path, *, exclude: Iterable[str] = tuple()) -> None:
-        """Write cfg and the biLM files (options.json, weights.hdf5, byte for byte)."""
+        """Write cfg and the biLM files (options.json, weights.hdf5, byte for byte), each
+        through a temporary file: links (at ``path`` or inside it) are replaced, never
+        written through, and a write cut short leaves the old file."""
         serialize = {
-            "cfg": lambda p: srsly.write_json(p, self.cfg),
+            "cfg": lambda p: replace_file_bytes(Path(p), _json_bytes(self.cfg)),
             "model": lambda p: get_shim(self.model).write_files(Path(p)),
         }
-        util_to_disk(path, serialize, exclude)
+        util_to_disk(real_folder(Path(path)), serialize, exclude)
 
     def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "Elmo":
         def load_model(p: Path) -> None:
@@ -322,10 +330,17 @@ class Elmo(TrainablePipe):
         return srsly.msgpack_dumps({"cfg": self.cfg, "files": get_shim(self.model).file_bytes()})
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "Elmo":
-        msg = srsly.msgpack_loads(bytes_data)
-        get_shim(self.model).set_blobs(msg.get("files") if isinstance(msg, dict) else None)
+        expected = {"cfg": dict, "files": dict}
+        msg = read_serialized(bytes_data, what="the elmo component", expected=expected)
+        get_shim(self.model).set_blobs(msg["files"])
         self._weights = None
+        self.embedder  # noqa: B018 - load now: damaged files fail here (E216), not on use
         return self
+
+
+def _json_bytes(data: Any) -> bytes:
+    """``data`` as srsly.write_json writes it."""
+    return (srsly.json_dumps(data, indent=2) + "\n").encode("utf8")
 
 
 def replace_listener(model: Model, listener: Model, component: Elmo) -> Model:

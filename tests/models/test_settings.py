@@ -158,3 +158,42 @@ def test_select_device(setting, facts, device, warning):
         assert choice.warning is None
     else:
         assert choice.warning is not None and choice.warning.startswith(f"[{warning}]")
+
+
+@pytest.mark.parametrize(
+    "kwargs,code",
+    [
+        ({"state": [1]}, "E104"),
+        ({"precision": [1]}, "E114"),
+        ({"device": [1]}, "E209"),
+        ({"cache_size": "3"}, "E110"),
+        ({"cache_size": True}, "E110"),
+        ({"max_batch_tokens": [1]}, "E110"),
+        ({"max_sentence_length": 1e9}, "E110"),
+        ({"overlap": "16"}, "E110"),
+    ],
+)
+def test_bilm_settings_of_the_wrong_type(kwargs, code):
+    with pytest.raises(ValueError, match=rf"\[{code}\]"):
+        BiLMSettings(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "setting,value,name",
+    [
+        ("cache_size", 10**13, "cache_size"),
+        ("max_batch_tokens", 10**13, "max_batch_tokens"),
+        ("max_sentence_length", 10**13, "max_sentence_length"),
+        ("window", 10**13, r"window \+ 2 \* overlap"),
+        ("overlap", 10**13, r"window \+ 2 \* overlap"),
+    ],
+)
+def test_sizes_that_cannot_fit_in_memory_are_refused_at_load(make_nlp, setting, value, name):
+    # the tiny biLM: 3 layers x 32 float32 values = 384 bytes per token; 10**13 tokens: 3.8 PB
+    nlp = make_nlp(**{setting: value})
+    with pytest.raises(ValueError, match=rf"\[E115\] {name}=\d+ needs at least .* PB"):
+        nlp.initialize()
+    with pytest.raises(ValueError, match=r"\[E115\].*Use at most [\d,]+ in \[components"):
+        nlp("Nothing is allocated for this text .")
+    # a size that fits is used as given
+    assert make_nlp(**{setting: 10**5})("It fits .")._.elmo.shape == (3, 32)
