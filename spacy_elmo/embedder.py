@@ -401,25 +401,26 @@ class ElmoEmbedder:
                 rows.append(index.popitem(last=False)[1])
             for w, r in zip(missing, rows):
                 index[w] = r
-            self._reserve_cache_rows(max(rows) + 1)
-            self._cache_rows[torch.tensor(rows, dtype=torch.long, device=self.device)] = vectors
+            table = self._reserve_cache_rows(max(rows) + 1)
+            table[torch.tensor(rows, dtype=torch.long, device=self.device)] = vectors
         rows_t = torch.tensor([index[w] for w in words], dtype=torch.long, device=self.device)
         assert self._cache_rows is not None  # reserved when the first words were cached
         return self._cache_rows.index_select(0, rows_t)
 
-    def _reserve_cache_rows(self, n_rows: int) -> None:
-        """Make the cache table hold at least ``n_rows`` rows. It grows by doubling, capped at
-        ``cache_size``, so memory follows the word types actually seen: a large
-        ``cache_size`` costs nothing up front."""
+    def _reserve_cache_rows(self, n_rows: int) -> Tensor:
+        """The cache table, made to hold at least ``n_rows`` rows. It grows by doubling,
+        capped at ``cache_size``, so memory follows the word types actually seen: a large
+        ``cache_size`` costs nothing up front. *Shape:* ``(rows, P)``"""
         have = 0 if self._cache_rows is None else self._cache_rows.shape[0]
-        if n_rows <= have:
-            return
+        if self._cache_rows is not None and n_rows <= have:
+            return self._cache_rows
         size = min(self.cache_size, max(n_rows, 2 * have, MIN_CACHE_ROWS))
         P = self.config.lstm.projection_dim
         rows = torch.zeros(size, P, device=self.device)  # (size, P)
         if self._cache_rows is not None:
             rows[:have] = self._cache_rows
         self._cache_rows = rows
+        return rows
 
     def _run_char_cnn(self, words: List[str], chunk: int = 512) -> Tensor:
         P = self.config.lstm.projection_dim

@@ -96,7 +96,7 @@ def read_serialized(data: Any, *, what: str, expected: Mapping[str, type]) -> Di
     return msg
 
 
-def replace_file(dest: Path, write: Callable[[BinaryIO], None]) -> None:
+def replace_file(dest: Path, write: Callable[[BinaryIO], object]) -> None:
     """Give ``dest`` the content ``write`` writes, through a fresh temporary file in its
     folder and ``os.replace``: a link at ``dest`` is replaced, never written through, and a
     write cut short (a crash, a kill, a full disk) leaves the old file. E217 on failure."""
@@ -146,7 +146,7 @@ def check_setting_sizes(settings: BiLMSettings, embedder: ElmoEmbedder) -> None:
     host = ("cpu", host_memory())
     places = [host]
     if embedder.device.type != "cpu":
-        places.append((embedder.device, device_memory(embedder.device)))
+        places.append((str(embedder.device), device_memory(embedder.device)))
     default = BiLMSettings()
     sizes = [
         ("cache_size", settings.cache_size, default.cache_size, [host]),
