@@ -53,6 +53,8 @@ class ModelEntry:
     weights_bytes: Optional[int] = None
     evidence: str = ""
     aliases: Tuple[str, ...] = field(default=())
+    #: What to pick it for (the "use it for" column of ``python -m spacy_elmo models``).
+    use_for: str = ""
 
     @property
     def dims(self) -> int:
@@ -107,6 +109,7 @@ CATALOGUE: Dict[str, ModelEntry] = {
     for e in (
         ModelEntry(
             name="small",
+            use_for="speed first; the weakest published model",
             description="AllenNLP's small English biLM (2x1024_128_2048cnn_1xhighway)",
             training_data=ONE_BILLION,
             licence=ALLENNLP_LICENCE,
@@ -118,6 +121,7 @@ CATALOGUE: Dict[str, ModelEntry] = {
         ),
         ModelEntry(
             name="medium",
+            use_for="a balance of speed and accuracy",
             description="AllenNLP's medium English biLM (2x2048_256_2048cnn_1xhighway)",
             training_data=ONE_BILLION,
             licence=ALLENNLP_LICENCE,
@@ -129,6 +133,7 @@ CATALOGUE: Dict[str, ModelEntry] = {
         ),
         ModelEntry(
             name="original",
+            use_for="accuracy: the model of the paper",
             description="AllenNLP's original English biLM of Peters et al. 2018 "
             "(2x4096_512_2048cnn_2xhighway)",
             training_data=ONE_BILLION,
@@ -148,6 +153,7 @@ CATALOGUE: Dict[str, ModelEntry] = {
         ),
         ModelEntry(
             name="original-5.5b",
+            use_for="best English accuracy",
             description="AllenNLP's English biLM trained on 5.5B tokens "
             "(2x4096_512_2048cnn_2xhighway_5.5B)",
             training_data="5.5B tokens: Wikipedia (1.9B) + WMT 2008-2012 news crawl (3.6B)",
@@ -160,6 +166,7 @@ CATALOGUE: Dict[str, ModelEntry] = {
         ),
         ModelEntry(
             name="pubmed",
+            use_for="biomedical text",
             description="AllenNLP's contributed biomedical biLM (2x4096_512_2048cnn_2xhighway, "
             "PubMed only)",
             training_data="PubMed text (contributed model; corpus size not published with it)",

@@ -13,10 +13,14 @@ from ..util import default_model_paths
 from .catalogue import CATALOGUE, DEFAULT_NAME, ModelEntry
 from .resolve import cached_source
 
+#: The embedded model is small and briefly trained: it makes everything work offline.
+DEFAULT_USE = "trying things, offline tests; not for accuracy"
+
 
 @dataclass(frozen=True)
 class ModelRow:
     name: str
+    use_for: str
     dims: int
     layers: int
     parameters: int
@@ -44,6 +48,7 @@ def _entry_row(entry: ModelEntry) -> ModelRow:
     cached = next((c for c in map(cached_source, entry.sources) if c is not None), None)
     return ModelRow(
         name=entry.name,
+        use_for=entry.use_for,
         dims=entry.dims,
         layers=entry.layers,
         parameters=entry.parameters,
@@ -59,6 +64,7 @@ def _default_row() -> ModelRow:
     options = json.loads(Path(options_path).read_text(encoding="utf8"))
     return ModelRow(
         name=DEFAULT_NAME,
+        use_for=DEFAULT_USE,
         dims=2 * int(options["lstm"]["projection_dim"]),
         layers=int(options["lstm"].get("n_layers", 1)),
         parameters=count_parameters(options),
@@ -76,10 +82,21 @@ def model_rows() -> List[ModelRow]:
 
 def format_table(rows: List[ModelRow]) -> str:
     """A Markdown table (readable in a terminal too)."""
-    head = ["name", "2P", "layers", "params", "download", "licence", "cached", "where"]
+    head = [
+        "name",
+        "use it for",
+        "2P",
+        "layers",
+        "params",
+        "download",
+        "licence",
+        "cached",
+        "where",
+    ]
     body = [
         [
             r.name,
+            r.use_for,
             str(r.dims),
             str(r.layers),
             f"{r.parameters / 1e6:.1f}M",

@@ -27,6 +27,15 @@ def test_models_table_offline_with_empty_cache(hub_env, monkeypatch):
     assert "| no " in rows["original"] and "| yes " in rows["default"]
 
 
+def test_models_table_says_what_each_model_is_for(hub_env, monkeypatch):
+    monkeypatch.setenv("SPACY_ELMO_OFFLINE", "1")
+    lines = runner.invoke(app, ["models"]).stdout.splitlines()
+    assert lines[0].split("|")[2].strip() == "use it for"
+    use = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in lines[2:]}
+    assert all(use.values()), use
+    assert "not for accuracy" in use["default"] and "accuracy" in use["original"]
+
+
 def test_download_prints_the_path_and_reuses_it_offline(hub_env, server, tiny_bytes, monkeypatch):
     url = server.serve("/w.hdf5", tiny_bytes[1])
     first = runner.invoke(app, ["download", url, "--no-progress"])
