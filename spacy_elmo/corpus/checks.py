@@ -60,6 +60,9 @@ def output_lock(output: Path, *, is_main: bool) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
     path = lock_path(output)
+    if path.is_symlink():  # some filelock versions open it with O_TRUNC: never follow a link
+        reason = f"its lock file '{path}' is a symbolic link"
+        raise ElmoInputError(Errors.E505.format(path=output, reason=reason))
     lock = FileLock(str(path), timeout=0)
     try:
         lock.acquire()

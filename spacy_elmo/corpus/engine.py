@@ -133,7 +133,7 @@ def embed_corpus(
     output = Path(output)
     settings.validate()
     kind = check_source(source)
-    if kind == "file":
+    if kind in ("file", "pipe"):
         protected = {"input file": cast(PathLike, source), **protected}
     check_output(output, protected=protected, overwrite=settings.overwrite)
     if kind in ("stdin", "pipe") and shard.world_size > 1:

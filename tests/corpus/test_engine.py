@@ -209,3 +209,25 @@ def test_embed_on_cuda_matches_cpu(tiny_model, tiny_embedder, tmp_path):
     assert gi == ci and set(g) == set(c)
     for key in g:
         np.testing.assert_allclose(g[key], c[key], atol=1e-4)
+
+
+@pytest.mark.parametrize("seconds", [0, -1.0, float("nan"), float("inf"), True, "30"])
+def test_save_seconds_must_be_a_positive_number(tmp_path, seconds):
+    (tmp_path / "in.txt").write_text("a b\n", encoding="utf8")
+    settings = EmbedSettings(progress=False, save_seconds=seconds)
+    with pytest.raises(ElmoInputError, match=r"\[E516\]"):
+        embed_corpus(tmp_path / "in.txt", tmp_path / "o.h5", load=_never, settings=settings)
+
+
+def test_a_symlinked_lock_file_is_refused_and_its_target_untouched(tmp_path):
+    (tmp_path / "in.txt").write_text("a b\n", encoding="utf8")
+    (tmp_path / "precious.txt").write_text("keep me", encoding="utf8")
+    (tmp_path / "o.h5.lock").symlink_to(tmp_path / "precious.txt")
+    with pytest.raises(ElmoInputError, match=r"\[E505\].*symbolic link"):
+        embed_corpus(
+            tmp_path / "in.txt",
+            tmp_path / "o.h5",
+            load=_never,
+            settings=EmbedSettings(progress=False),
+        )
+    assert (tmp_path / "precious.txt").read_text(encoding="utf8") == "keep me"
