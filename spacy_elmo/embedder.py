@@ -31,7 +31,7 @@ from .pytorch.state import (
     read_sentences,
     warm_state,
 )
-from .util import cpu_has_bf16_gemm, default_model_paths, warmup_text
+from .util import cpu_has_bf16_gemm, cpu_has_vnni, default_model_paths, warmup_text
 from .validation import check_int, invalid
 
 PathLike = Union[str, Path]
@@ -78,6 +78,7 @@ class ElmoEmbedder:
         device: Union[str, torch.device] = "cpu",
         cache_size: int = 50_000,
         precision: str = "float32",
+        lean: bool = True,
     ):
         """
         :param options_file: options.json of the biLM (default: the embedded model): a path,
@@ -87,7 +88,11 @@ class ElmoEmbedder:
         :param state: ``"warm"``, ``"zero"`` or ``"stateful"``.
         :param device: Torch device, e.g. ``"cpu"`` or ``"cuda:0"``.
         :param cache_size: Number of word types whose char-CNN vectors are kept (0: none).
-        :param precision: ``"float32"`` (exact) or ``"bfloat16"`` (faster, see the class).
+        :param precision: ``"float32"`` (exact), ``"bfloat16"`` or ``"int8"`` (faster, see
+            the class).
+        :param lean: With a reduced precision, load the biLSTM's weights only in that
+            precision (no float32 copy: less memory). Set False to share the biLM with
+            embedders of other precisions, or to train or save it.
         """
         from .hub import looks_like_name, resolve_bilm
         from .weights import load_bilm
@@ -106,7 +111,12 @@ class ElmoEmbedder:
             options_file, weight_file = resolve_bilm(
                 options_file=options_file, weight_file=weight_file
             )
-        bilm = load_bilm(options_file, weight_file, device=device)
+        if lean and precision != "float32":
+            from .weights.lean import load_lean_bilm
+
+            bilm = load_lean_bilm(options_file, weight_file, precision=precision, device=device)
+        else:
+            bilm = load_bilm(options_file, weight_file, device=device)
         self._setup(bilm, state=state, cache_size=cache_size, precision=precision)
 
     @classmethod
@@ -130,12 +140,7 @@ class ElmoEmbedder:
     def _setup(self, bilm: ELMoBiLM, *, state: str, cache_size: int, precision: str) -> None:
         _check_cache_size(cache_size, bilm)
         self._matmul_dtype = precision_dtype(precision)
-        if (
-            precision == "bfloat16"
-            and _device_of(bilm).type == "cpu"
-            and cpu_has_bf16_gemm() is False
-        ):
-            warnings.warn(Warnings.W004)
+        _check_precision(bilm, precision)
         self.precision = precision
         self.bilm = bilm
         self.state = state
@@ -435,6 +440,25 @@ class ElmoEmbedder:
 
 def _device_of(bilm: ELMoBiLM) -> torch.device:
     return bilm.char_cnn.proj_weight.device
+
+
+def _check_precision(bilm: ELMoBiLM, precision: str) -> None:
+    """Coded errors where ``bilm`` cannot run ``precision`` (a lean biLM of another
+    precision: E121; int8 off the CPU: E122), warnings where it would be slow (W004, W005)."""
+    lean = bilm.lstm.lean_dtype
+    if lean is not None and lean != precision_dtype(precision):
+        raise ElmoInputError(Errors.E121.format(lean=str(lean).split(".")[-1], asked=precision))
+    on_cpu = _device_of(bilm).type == "cpu"
+    if precision == "int8":
+        from .pytorch.quantize import int8_problem
+
+        problem = int8_problem(_device_of(bilm))
+        if problem is not None:
+            raise ElmoInputError(Errors.E122.format(problem=problem))
+        if cpu_has_vnni() is False:
+            warnings.warn(Warnings.W005)
+    if precision == "bfloat16" and on_cpu and cpu_has_bf16_gemm() is False:
+        warnings.warn(Warnings.W004)
 
 
 def _check_argument_types(*, precision: object, cache_size: object, device: object = None) -> None:

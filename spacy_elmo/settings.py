@@ -25,7 +25,7 @@ from .validation import check_bool, check_float, check_int, invalid
 #: Initial LSTM state modes (``spacy_elmo.pytorch.state.STATE_MODES``).
 STATE_MODES = ("warm", "zero", "stateful")
 #: Precisions of the biLSTM's matrix products (``spacy_elmo.pytorch.lstm.PRECISIONS``).
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("float32", "bfloat16", "int8")
 #: "auto" (follow spaCy/thinc's current device), "cpu", "mps", "cuda" or "cuda:N".
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
@@ -44,8 +44,9 @@ class BiLMSettings:
         warm-up text, deterministic), "zero", or "stateful" (AllenNLP/bilm-tf semantics).
     device (str): "auto" (default: the GPU spaCy uses, e.g. after ``spacy.require_gpu(N)`` or
         ``spacy train --gpu-id N``, else the CPU), "cpu", "cuda", "cuda:N" or "mps".
-    precision (str): "float32" (default, exact) or "bfloat16": the biLSTM's matrix products
-        in bfloat16, faster on CPUs with bfloat16 GEMMs, vectors ~0.3% off.
+    precision (str): "float32" (default, exact), "bfloat16" (the biLSTM's matrix products
+        in bfloat16, faster on CPUs with bfloat16 GEMMs, vectors ~0.3% off) or "int8" (its
+        weights quantized per output channel; CPU only, fastest with VNNI).
     batch_size (int): Most biLM sequences per forward pass. Default 64.
     max_batch_tokens (int): Most padded tokens per forward pass. Default 4096.
     window (int): Tokens kept per window for docs without sentence boundaries. Default 64.

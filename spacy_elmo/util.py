@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import FrozenSet, Optional, Tuple
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -25,14 +25,26 @@ def warmup_text() -> str:
 
 
 @lru_cache(maxsize=1)  # the CPU does not change while the process runs
-def cpu_has_bf16_gemm() -> Optional[bool]:
-    """Whether this CPU has bfloat16 dot-product instructions (AVX512-BF16 or AMX-BF16):
-    True or False from ``/proc/cpuinfo``, None where that cannot be read (not Linux)."""
+def cpu_flags() -> Optional[FrozenSet[str]]:
+    """The CPU's feature flags from ``/proc/cpuinfo``; None where that cannot be read (not
+    Linux) or lists none."""
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf8", errors="replace")
     except OSError:
         return None
     flags = {f for line in text.splitlines() if line.startswith("flags") for f in line.split()}
-    if not flags:
-        return None
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    return frozenset(flags) or None
+
+
+def cpu_has_bf16_gemm() -> Optional[bool]:
+    """Whether this CPU has bfloat16 dot-product instructions (AVX512-BF16 or AMX-BF16):
+    True or False from ``/proc/cpuinfo``, None where that cannot be read (not Linux)."""
+    flags = cpu_flags()
+    return None if flags is None else bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def cpu_has_vnni() -> Optional[bool]:
+    """Whether this CPU has int8 dot-product instructions (AVX512-VNNI, AVX-VNNI or AMX-INT8),
+    which fbgemm's int8 products need to be fast: True, False, or None where unknown."""
+    flags = cpu_flags()
+    return None if flags is None else bool(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})

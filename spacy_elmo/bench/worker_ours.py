@@ -32,8 +32,16 @@ def main(args: dict) -> None:
     # One embedder per variant ("zero", "warm+bfloat16", ...), all sharing one biLM.
     first_variant, *others = args["variants"]
     state, precision = split_variant(first_variant)
+    # Variants of several precisions share one biLM, which then keeps its float32 weights;
+    # a single reduced precision loads lean (weights held once, in that precision).
+    single = len({split_variant(v)[1] for v in args["variants"]}) == 1
     first = ElmoEmbedder(
-        args["options"], args["weights"], state=state, precision=precision, device=args["device"]
+        args["options"],
+        args["weights"],
+        state=state,
+        precision=precision,
+        device=args["device"],
+        lean=single,
     )
     embedders = {first_variant: first}
     for v in others:

@@ -13,7 +13,7 @@ from ..errors import ElmoInputError, Errors
 from .char_cnn import CharCNN
 from .char_ids import BOS_IDS, EOS_IDS, MAX_CHAR_ID
 from .config import ELMoConfig
-from .lstm import ElmoLstm, LSTMState
+from .lstm import ElmoLstm, LSTMState, forget_gate_bias
 
 
 @dataclass
@@ -67,6 +67,18 @@ class ELMoBiLM(nn.Module):
         self.register_buffer(
             "boundary_ids", torch.tensor([BOS_IDS, EOS_IDS], device=device), persistent=False
         )
+
+    @classmethod
+    def without_lstm_weights(cls, config: ELMoConfig, *, device: torch.device) -> "ELMoBiLM":
+        """A biLM to load into whose LSTM weight matrices are never allocated (they stay on
+        the meta device until a loader makes the LSTM lean: :meth:`ElmoLstm.set_lean`);
+        everything else is allocated, uninitialised, on ``device``."""
+        bilm = cls(config, device=torch.device("meta"))
+        bilm.char_cnn.to_empty(device=device)
+        bilm.lstm.bias.to_empty(device=device)
+        bilm.lstm.forget_bias = forget_gate_bias(config.lstm.dim, device=device)
+        bilm.boundary_ids = torch.tensor([BOS_IDS, EOS_IDS], device=device)
+        return bilm
 
     @property
     def output_dim(self) -> int:

@@ -9,7 +9,13 @@ There are two loops with the same numerics. Under autograd, :func:`lstm_step` bu
 graph out of place. Without autograd (``torch.no_grad``, ``inference_mode`` or frozen
 weights), :meth:`ElmoLstm._layer_inference` updates preallocated buffers in place and runs
 the input GEMM on real positions only, never on padding. Only the inference loop can run its
-matrix products in bfloat16 (``matmul_dtype``, opt-in, not exact).
+matrix products in bfloat16 or int8 (``matmul_dtype``, opt-in, not exact; see
+:mod:`.products`).
+
+A biLM used only for inference at one reduced precision can drop its float32 weights
+(:meth:`ElmoLstm.make_lean`): it then holds each matrix once, in the form its products use,
+and anything that needs the float32 weights (training, saving, other precisions) is a coded
+error (E120, E121).
 """
 
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
@@ -19,6 +25,7 @@ from torch import Tensor, nn
 
 from ..errors import ElmoInputError, Errors
 from .config import LSTMConfig
+from .products import LayerProducts, layer_products
 
 # Input pre-activations held at once: 2^22 floats (16 MiB). At D = 4096 that is 64 rows
 # per direction, enough for the GEMM to run at full speed.
@@ -26,9 +33,12 @@ _XW_BLOCK_ELEMENTS = 1 << 22
 
 # (W_x, W_h, W_p) of one layer: input (2, P, 4D), recurrent (2, P, 4D), projection (2, D, P).
 LayerWeights = Tuple[Tensor, Tensor, Tensor]
-# User-facing precision names -> dtype of the inference loop's matrix products.
-PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+# User-facing precision names -> dtype of the inference loop's matrix products (int8: the
+# weights quantized per output channel, activations per call; see quantize.py).
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "int8": torch.int8}
 MATMUL_DTYPES = tuple(PRECISIONS.values())
+# The float32 weights a lean ElmoLstm no longer holds.
+_WEIGHT_LISTS = ("input_weight", "recurrent_weight", "proj_weight")
 
 # layer(l, x, h, c) -> (h_seq, h, c): one layer, both directions; see :func:`stack_layers`.
 LayerFn = Callable[[int, Tensor, Tensor, Tensor], Tuple[Tensor, Tensor, Tensor]]
@@ -56,7 +66,7 @@ class LSTMState(NamedTuple):
 
 
 def precision_dtype(precision: str) -> torch.dtype:
-    """The matmul dtype of a precision name ("float32" or "bfloat16"), validated."""
+    """The matmul dtype of a precision name ("float32", "bfloat16", "int8"), validated."""
     if precision not in PRECISIONS:
         raise ElmoInputError(Errors.E114.format(value=precision))
     return PRECISIONS[precision]
@@ -132,7 +142,8 @@ class ElmoLstm(nn.Module):
     Parameters keep the file's layout and TF gate order (i, j, f, o) so that loading and
     saving are exact copies; the forget-gate bias of +1, which TF adds at run time and never
     stores, is added at run time here too. The only derived copies are the lower-precision
-    weights of ``matmul_dtype``, remade whenever a parameter changes (:meth:`matmul_weights`).
+    weights of ``matmul_dtype``, remade whenever a parameter changes (:meth:`products`),
+    unless the module is lean (:meth:`make_lean`).
     """
 
     def __init__(self, *, config: LSTMConfig, device: Optional[torch.device] = None):
@@ -154,11 +165,13 @@ class ElmoLstm(nn.Module):
         self.recurrent_weight = params(2, P, 4 * D)
         self.bias = params(2, 4 * D)
         self.proj_weight = params(2, D, P)  # W_P_0, no bias
-        forget = torch.zeros(4 * D, device=device)
-        forget[2 * D : 3 * D] = 1.0
-        self.register_buffer("forget_bias", forget, persistent=False)
+        self.register_buffer("forget_bias", forget_gate_bias(D, device=device), persistent=False)
         # dtype -> (parameter versions, (W_x, W_h, W_p) per layer): see matmul_weights.
         self._weight_copies: Dict[torch.dtype, Tuple[tuple, List[LayerWeights]]] = {}
+        # dtype -> (parameter versions, products per layer): see products.
+        self._products: Dict[torch.dtype, Tuple[tuple, List[LayerProducts]]] = {}
+        # The precision of a lean module (its only one), else None: see make_lean.
+        self.lean_dtype: Optional[torch.dtype] = None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -172,7 +185,7 @@ class ElmoLstm(nn.Module):
 
     def zero_state(self, batch_size: int) -> LSTMState:
         L, P, D = self.config.n_layers, self.config.projection_dim, self.config.dim
-        w = self.proj_weight[0]
+        w = self.bias[0]  # float32 whatever the precision of the products; kept when lean
         return LSTMState(w.new_zeros(L, 2, batch_size, P), w.new_zeros(L, 2, batch_size, D))
 
     def matmul_weights(self, dtype: torch.dtype) -> List[LayerWeights]:
@@ -185,7 +198,7 @@ class ElmoLstm(nn.Module):
         params = list(zip(self.input_weight, self.recurrent_weight, self.proj_weight))
         if dtype == self.proj_weight[0].dtype:
             return [(w_x, w_h, w_p) for w_x, w_h, w_p in params]
-        if dtype not in MATMUL_DTYPES:
+        if dtype not in MATMUL_DTYPES or not dtype.is_floating_point:
             raise ElmoInputError(Errors.E114.format(value=dtype))
         stamp = tuple((w.data_ptr(), w._version) for ws in params for w in ws)
         cached = self._weight_copies.get(dtype)
@@ -194,6 +207,68 @@ class ElmoLstm(nn.Module):
                 copies = [(x.to(dtype), h.to(dtype), p.to(dtype)) for x, h, p in params]
             cached = self._weight_copies[dtype] = (stamp, copies)
         return cached[1]
+
+    def products(self, dtype: torch.dtype) -> List[LayerProducts]:
+        """The three products of every layer in ``dtype`` (float32, bfloat16 or int8), made
+        on first use and made again whenever a parameter has changed since (tracked as in
+        :meth:`matmul_weights`). A lean module has only those of its own precision."""
+        if dtype not in MATMUL_DTYPES:
+            raise ElmoInputError(Errors.E114.format(value=dtype))
+        if self.lean_dtype is not None:
+            if dtype != self.lean_dtype:
+                raise ElmoInputError(
+                    Errors.E121.format(lean=_precision_name(self.lean_dtype), asked=dtype)
+                )
+            return self._products[dtype][1]
+        stamp = tuple(
+            (w.data_ptr(), w._version)
+            for ws in (self.input_weight, self.recurrent_weight, self.proj_weight, self.bias)
+            for w in ws
+        )
+        cached = self._products.get(dtype)
+        if cached is None or cached[0] != stamp:
+            made = [self._layer_products(dtype, l) for l in range(self.config.n_layers)]
+            cached = self._products[dtype] = (stamp, made)
+        return cached[1]
+
+    def _layer_products(self, dtype: torch.dtype, l: int) -> LayerProducts:
+        bias = self.bias[l] + self.forget_bias  # (2, 4D)
+        W = self.input_weight[l], self.recurrent_weight[l], self.proj_weight[l]
+        return layer_products(dtype, *W, bias)
+
+    def make_lean(self, dtype: torch.dtype) -> None:
+        """Keep the weights only in the form ``dtype``'s products use, layer by layer (so
+        at most one layer is held twice), and drop the float32 weight parameters. Afterwards
+        the module runs only without autograd and only at ``dtype``; biases stay float32.
+        """
+        if self.lean_dtype is not None:
+            if dtype != self.lean_dtype:
+                raise ElmoInputError(
+                    Errors.E121.format(lean=_precision_name(self.lean_dtype), asked=dtype)
+                )
+            return
+        if dtype not in MATMUL_DTYPES or dtype == torch.float32:
+            raise ElmoInputError(Errors.E114.format(value=dtype))
+        made: List[LayerProducts] = []
+        for l in range(self.config.n_layers):
+            made.append(self._layer_products(dtype, l))
+            for name in _WEIGHT_LISTS:  # free layer l's float32 weights now
+                getattr(self, name)[l].data = torch.empty(0, device=self.bias[l].device)
+        self.set_lean(dtype, made)
+
+    def set_lean(self, dtype: torch.dtype, made: List[LayerProducts]) -> None:
+        """Make the module lean with products already made, e.g. by a loader that never held
+        every float32 weight at once (``spacy_elmo.weights.lean``)."""
+        for name in _WEIGHT_LISTS:
+            del self._modules[name]
+        self._weight_copies.clear()
+        self._products = {dtype: ((), made)}
+        self.lean_dtype = dtype
+
+    def __getattr__(self, name: str):
+        if name in _WEIGHT_LISTS and self.__dict__.get("lean_dtype") is not None:
+            raise ElmoInputError(Errors.E120.format(precision=_precision_name(self.lean_dtype)))
+        return super().__getattr__(name)
 
     def needs_autograd(self, inputs: Tensor, state: Optional[LSTMState] = None) -> bool:
         """Whether a forward pass on ``inputs`` and ``state`` must record a graph: grad mode
@@ -252,10 +327,13 @@ class ElmoLstm(nn.Module):
         n_active = [sum(1 for n in lengths_list if n > t) for t in range(T)]
         x = inputs.transpose(1, 2)  # (2, T, B, P): time-major keeps a step's rows contiguous
         if self.needs_autograd(inputs, state):
+            if self.lean_dtype is not None:
+                raise ElmoInputError(Errors.E120.format(precision=_precision_name(self.lean_dtype)))
             layer: LayerFn = lambda l, x_l, h, c: self._layer(l, x_l, n_active, h, c)
         else:
-            weights = self.matmul_weights(matmul_dtype or self.proj_weight[0].dtype)
-            layer = lambda l, x_l, h, c: self._layer_inference(l, x_l, n_active, h, c, weights[l])
+            default = self.lean_dtype or self.bias[0].dtype
+            made = self.products(matmul_dtype or default)
+            layer = lambda l, x_l, h, c: self._layer_inference(l, x_l, n_active, h, c, made[l])
         return stack_layers(x, state, layer, use_skip_connections=cfg.use_skip_connections)
 
     def _layer(
@@ -312,28 +390,25 @@ class ElmoLstm(nn.Module):
         n_active: List[int],
         h0: Tensor,
         c0: Tensor,
-        weights: LayerWeights,
+        products: LayerProducts,
     ) -> Tuple[Tensor, Tensor, Tensor]:
         """:meth:`_layer` without autograd: the same products in the same order, computed in
         place in preallocated buffers; the input GEMM skips padding positions.
 
-        ``weights``: layer ``l``'s (W_x, W_h, W_p), in ``x``'s dtype (then the products are
-        those of :meth:`_layer`) or a lower one (products in that dtype, the rest in
-        ``x``'s). ``x``: (2, T, B, P); ``h0``: (2, B, P); ``c0``: (2, B, D) (not modified).
+        ``products``: layer ``l``'s (:meth:`products`): float32 (then they are those of
+        :meth:`_layer`) or a lower precision (products in that one, the rest in ``x``'s
+        dtype). ``x``: (2, T, B, P); ``h0``: (2, B, P); ``c0``: (2, B, D) (not modified).
         Returns the outputs (2, T, B, P), zero past each row's length, and the final ``h``
         and ``c``.
         """
         _, T, B, P = x.shape
         D = self.config.dim
         cell_clip, proj_clip = self.config.cell_clip, self.config.proj_clip
-        W_x, W_h, W_p = weights
-        low = W_x.dtype != x.dtype  # products in W's dtype, everything else in x's
         h, c = h0.clone(), c0.clone()  # (2, B, P), (2, B, D); finished rows stay in place
         out = x.new_zeros(2, T, B, P)
         n_steps = sum(1 for n in n_active if n > 0)  # active rows are a prefix, so are steps
         if n_steps == 0:
             return out, h, c
-        bias = (self.bias[l] + self.forget_bias).unsqueeze(1)  # (2, 1, 4D)
         # Real positions only, packed time-major: step t's rows follow step t - 1's.
         start = [0]
         for n in n_active[:n_steps]:
@@ -343,7 +418,7 @@ class ElmoLstm(nn.Module):
         index = (torch.arange(n_steps, device=x.device)[:, None] * B + row).masked_select(
             row < n_t[:, None]
         )  # (R,): t * B + b for every real position, time-major
-        x_packed = x.reshape(2, T * B, P).index_select(1, index).to(W_x.dtype)  # (2, R, P)
+        x_packed = x.reshape(2, T * B, P).index_select(1, index)  # (2, R, P)
         max_rows = max(n_active[0], _XW_BLOCK_ELEMENTS // (2 * 4 * D))
         xw_buf = x.new_empty(2 * max_rows * 4 * D)
         h_buf = x.new_empty(2 * n_active[0] * P)
@@ -359,16 +434,9 @@ class ElmoLstm(nn.Module):
                     end += 1
                 rows = start[end] - block_start
                 xw = xw_buf[: 2 * rows * 4 * D].view(2, rows, 4 * D)
-                x_block = x_packed[:, block_start : start[end]]
-                if low:
-                    torch.add(torch.bmm(x_block, W_x), bias, out=xw)
-                else:
-                    torch.baddbmm(bias, x_block, W_x, out=xw)
+                products.input(x_packed[:, block_start : start[end]], xw)
             z = xw[:, start[t] - block_start : start[t + 1] - block_start]  # (2, n, 4D)
-            if low:
-                z.add_(torch.bmm(h[:, :n].to(W_h.dtype), W_h))
-            else:
-                z.baddbmm_(h[:, :n], W_h)  # TF gate order i j f o
+            products.recurrent(h[:, :n], z)  # TF gate order i j f o
             # The gates stay in the file's order: one more in-place call on a strided slice
             # measured no slower than permuting the weights to i f o j, and needs no permuted
             # copy (268 MB at full size) to keep in sync with the parameters.
@@ -384,12 +452,21 @@ class ElmoLstm(nn.Module):
                 cn.clamp_(-cell_clip, cell_clip)
             m = torch.tanh(cn, out=j).mul_(o)  # j's slot is free: o * tanh(c)
             hn = h_buf[: 2 * n * P].view(2, n, P)
-            if low:
-                hn.copy_(torch.bmm(m.to(W_p.dtype), W_p))
-            else:
-                torch.bmm(m, W_p, out=hn)
+            products.project(m, hn)
             if proj_clip:
                 hn.clamp_(-proj_clip, proj_clip)
             h[:, :n] = hn
             out[:, t, :n] = hn
         return out, h, c
+
+
+def _precision_name(dtype: Optional[torch.dtype]) -> str:
+    return next((name for name, d in PRECISIONS.items() if d == dtype), str(dtype))
+
+
+def forget_gate_bias(dim: int, *, device: Optional[torch.device] = None) -> Tensor:
+    """The +1 that TF adds to the forget gate at run time and never stores, in gate order
+    i, j, f, o. *Shape:* ``(4D,)``."""
+    forget = torch.zeros(4 * dim, device=device)
+    forget[2 * dim : 3 * dim] = 1.0
+    return forget

@@ -1,0 +1,98 @@
+"""Loading a biLM for inference at one reduced precision without ever holding every float32
+LSTM weight: each direction of each layer is read, converted (bfloat16 oneDNN layout or int8)
+and its float32 matrices dropped before the next one is read, so peak memory is the
+converted model plus one direction's float32 matrices (72 MB at full size).
+"""
+
+from pathlib import Path
+from typing import Dict, List, Tuple, Union
+
+import torch
+from torch import Tensor
+
+from ..errors import ElmoInputError, Errors
+from ..pytorch.bilm import ELMoBiLM
+from ..pytorch.device import device_problem
+from ..pytorch.lstm import forget_gate_bias, precision_dtype
+from ..pytorch.products import Direction, packer
+from .hdf5 import _pairs, check_weights, iter_weights
+from .options import load_options
+
+# The LSTM datasets of one (direction, layer): W_0 (input and recurrent rows), B, W_P_0.
+_LSTM_PARTS = ("W_0", "B", "W_P_0")
+
+
+def load_lean_bilm(
+    options_file: Union[str, Path],
+    weight_file: Union[str, Path],
+    *,
+    precision: str,
+    device: Union[str, torch.device] = "cpu",
+) -> ELMoBiLM:
+    """A frozen biLM in eval mode whose LSTM holds its weights only in ``precision``
+    ("bfloat16" or "int8"; see :meth:`ElmoLstm.make_lean`). The same checks as
+    :func:`~spacy_elmo.weights.load_bilm` run before anything is allocated."""
+    dtype = precision_dtype(precision)
+    if dtype == torch.float32:
+        raise ElmoInputError(Errors.E114.format(value=precision))
+    dev, problem = device_problem(device)
+    if dev is None or problem is not None:
+        raise ElmoInputError(Errors.E109.format(device=device, error=problem))
+    if dtype == torch.int8:
+        from ..pytorch.quantize import int8_problem
+
+        problem = int8_problem(dev)
+        if problem is not None:
+            raise ElmoInputError(Errors.E122.format(problem=problem))
+    config = load_options(options_file)
+    check_weights(config, weight_file)
+    bilm = ELMoBiLM.without_lstm_weights(config, device=dev)
+    _load(bilm, weight_file, dtype, dev)
+    return bilm.requires_grad_(False).eval()
+
+
+def _load(bilm: ELMoBiLM, path: Union[str, Path], dtype: torch.dtype, dev: torch.device) -> None:
+    """Every dataset into ``bilm``: the char CNN and LSTM biases copied, each (direction,
+    layer)'s LSTM matrices converted as soon as its three datasets are read."""
+    cfg = bilm.config.lstm
+    targets = {key.split(":")[0]: (param, how) for key, param, how in _pairs(bilm)}
+    pack, make = packer(dtype, dev)
+    forget = forget_gate_bias(cfg.dim, device=dev)
+    pending: Dict[Tuple[int, int], Dict[str, Tensor]] = {}
+    packed: List[List[Direction]] = [[] for _ in range(cfg.n_layers)]
+    with torch.no_grad():
+        for name, array in iter_weights(bilm.config, path):
+            value = torch.from_numpy(array).to(dev)
+            if not name.startswith("RNN_"):
+                _copy(targets[name], value)
+                continue
+            d, layer, part = _lstm_key(name)
+            parts = pending.setdefault((d, layer), {})
+            parts[part] = value
+            if part == "B":
+                bilm.lstm.bias[layer][d].copy_(value)
+            if len(parts) == len(_LSTM_PARTS):
+                P = cfg.projection_dim
+                W_0 = parts["W_0"]
+                bias = parts["B"] + forget
+                packed[layer].append(pack(W_0[:P], W_0[P:], parts["W_P_0"], bias))
+                del pending[(d, layer)]  # its float32 matrices go now
+    bilm.lstm.set_lean(dtype, [make(directions) for directions in packed])
+
+
+def _lstm_key(name: str) -> Tuple[int, int, str]:
+    """``RNN_{d}/RNN/MultiRNNCell/Cell{layer}/LSTMCell/{part}`` -> (d, layer, part)."""
+    parts = name.split("/")
+    return int(parts[0][len("RNN_") :]), int(parts[3][len("Cell") :]), parts[-1]
+
+
+def _copy(target: Tuple[Tensor, str], value: Tensor) -> None:
+    """One char-CNN dataset into its parameter, in the layouts of ``hdf5._pairs``."""
+    param, how = target
+    if how == "skip_row0":
+        param[0].zero_()
+        param[1:].copy_(value)
+    elif how == "conv":
+        param.copy_(value[0].permute(2, 1, 0))  # (1, w, e, n) -> (n, e, w)
+    else:
+        param.copy_(value)
