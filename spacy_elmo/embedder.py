@@ -22,16 +22,12 @@ from .memory import check_fits, device_memory
 from .pytorch.bilm import ELMoBiLM
 from .pytorch.char_ids import check_sentences, tokens_to_ids
 from .pytorch.config import ELMoConfig
+from .pytorch.device import resolve_device
 from .pytorch.fork_safety import register_fork_handler
 from .pytorch.lstm import LSTMState, precision_dtype
-from .pytorch.state import (
-    StatefulRows,
-    broadcast_state,
-    check_state_mode,
-    read_sentences,
-    warm_state,
-)
-from .util import cpu_has_bf16_gemm, cpu_has_vnni, default_model_paths, warmup_text
+from .pytorch.state import StatefulRows, broadcast_state, read_sentences, warm_state
+from .runtime_settings import RUNTIME_DEFAULTS, RuntimeSettings
+from .util import cpu_has_bf16_gemm, cpu_has_vnni, warmup_text
 from .validation import check_int, invalid
 
 PathLike = Union[str, Path]
@@ -74,65 +70,142 @@ class ElmoEmbedder:
         options_file: Optional[PathLike] = None,
         weight_file: Optional[PathLike] = None,
         *,
-        state: str = "warm",
-        device: Union[str, torch.device] = "cpu",
-        cache_size: int = 50_000,
-        precision: str = "float32",
+        state: str = RUNTIME_DEFAULTS.state,
+        device: Union[str, torch.device] = RUNTIME_DEFAULTS.device,
+        cache_size: int = RUNTIME_DEFAULTS.word_cache_size,
+        precision: str = RUNTIME_DEFAULTS.precision,
         lean: bool = True,
     ):
-        """
+        """Load a biLM: :meth:`from_name` for ``ElmoEmbedder("original")``, else
+        :meth:`from_files` (nothing given: the embedded default model).
+
         :param options_file: options.json of the biLM (default: the embedded model): a path,
             an http(s) URL or ``hf://OWNER/REPO[@REVISION]/PATH``; alone, a catalogue name
             (``ElmoEmbedder("original")``, see ``python -m spacy_elmo models``).
         :param weight_file: weights.hdf5 of the biLM (default: the embedded model), as above.
-        :param state: ``"warm"``, ``"zero"`` or ``"stateful"``.
-        :param device: Torch device, e.g. ``"cpu"`` or ``"cuda:0"``.
-        :param cache_size: Number of word types whose char-CNN vectors are kept (0: none).
+        :param state: ``"warm"`` (default), ``"zero"`` or ``"stateful"``.
+        :param device: ``"auto"`` (default: the first CUDA GPU torch sees, else the CPU; see
+            :func:`spacy_elmo.pytorch.device.resolve_device`), ``"cpu"``, ``"cuda[:N]"``,
+            ``"mps"`` or a torch.device.
+        :param cache_size: Word types whose char-CNN vectors are kept (0: none); the runtime
+            setting ``word_cache_size``.
         :param precision: ``"float32"`` (exact), ``"bfloat16"`` or ``"int8"`` (faster, see
             the class).
         :param lean: With a reduced precision, load the biLSTM's weights only in that
             precision (no float32 copy: less memory). Set False to share the biLM with
             embedders of other precisions, or to train or save it.
+
+        Every default is :data:`spacy_elmo.runtime_settings.RUNTIME_DEFAULTS`'.
         """
-        from .hub import looks_like_name, resolve_bilm
+        from .hub import looks_like_name
+
+        if weight_file is None and looks_like_name(options_file):  # ElmoEmbedder("original")
+            made = self.from_name(
+                str(options_file),
+                state=state,
+                device=device,
+                cache_size=cache_size,
+                precision=precision,
+                lean=lean,
+            )
+        else:
+            made = self.from_files(
+                options_file,  # type: ignore[arg-type]  (None: checked by the hub, E402)
+                weight_file,  # type: ignore[arg-type]
+                state=state,
+                device=device,
+                cache_size=cache_size,
+                precision=precision,
+                lean=lean,
+            )
+        # __init__ cannot hand back another object: take over the one the constructor made.
+        self.__dict__.update(made.__dict__)
+
+    @classmethod
+    def from_name(
+        cls,
+        name: str,
+        *,
+        state: str = RUNTIME_DEFAULTS.state,
+        device: Union[str, torch.device] = RUNTIME_DEFAULTS.device,
+        cache_size: int = RUNTIME_DEFAULTS.word_cache_size,
+        precision: str = RUNTIME_DEFAULTS.precision,
+        lean: bool = True,
+    ) -> "ElmoEmbedder":
+        """The catalogue biLM ``name`` (``python -m spacy_elmo models``; "default" is the
+        embedded one), fetched once into the download cache. Settings as in the class."""
+        from .hub import resolve_bilm
+
+        dev = _checked_settings(
+            state=state, device=device, cache_size=cache_size, precision=precision
+        )
+        files = resolve_bilm(name=name)
+        return cls._load(
+            files, state=state, device=dev, cache_size=cache_size, precision=precision, lean=lean
+        )
+
+    @classmethod
+    def from_files(
+        cls,
+        options_file: Optional[PathLike],
+        weight_file: Optional[PathLike],
+        *,
+        state: str = RUNTIME_DEFAULTS.state,
+        device: Union[str, torch.device] = RUNTIME_DEFAULTS.device,
+        cache_size: int = RUNTIME_DEFAULTS.word_cache_size,
+        precision: str = RUNTIME_DEFAULTS.precision,
+        lean: bool = True,
+    ) -> "ElmoEmbedder":
+        """The biLM of ``options_file`` and ``weight_file``: each a local path, an http(s) URL
+        or ``hf://OWNER/REPO[@REVISION]/PATH`` (remote files are fetched into the cache);
+        both None: the embedded default model. Settings as in the class."""
+        from .hub import resolve_bilm
+
+        dev = _checked_settings(
+            state=state, device=device, cache_size=cache_size, precision=precision
+        )
+        files = resolve_bilm(options_file=options_file, weight_file=weight_file)  # E402 there
+        return cls._load(
+            files, state=state, device=dev, cache_size=cache_size, precision=precision, lean=lean
+        )
+
+    @classmethod
+    def _load(
+        cls,
+        files: Tuple[PathLike, PathLike],
+        *,
+        state: str,
+        device: torch.device,
+        cache_size: int,
+        precision: str,
+        lean: bool,
+    ) -> "ElmoEmbedder":
         from .weights import load_bilm
 
-        _check_argument_types(device=device, precision=precision, cache_size=cache_size)
-        check_state_mode(state)
-        precision_dtype(precision)  # fail before loading (or downloading)
-        if weight_file is None and looks_like_name(options_file):  # ElmoEmbedder("original")
-            options_file, weight_file = resolve_bilm(name=str(options_file))
-        if (options_file is None) != (weight_file is None):
-            given = "options_file" if options_file is not None else "weight_file"
-            raise ElmoInputError(Errors.E402.format(given=f"only {given}"))
-        if options_file is None or weight_file is None:  # both None (checked above)
-            options_file, weight_file = default_model_paths()
-        else:  # URLs and hf:// locations are fetched into the cache
-            options_file, weight_file = resolve_bilm(
-                options_file=options_file, weight_file=weight_file
-            )
+        options_file, weight_file = files
         if lean and precision != "float32":
             from .weights.lean import load_lean_bilm
 
             bilm = load_lean_bilm(options_file, weight_file, precision=precision, device=device)
         else:
             bilm = load_bilm(options_file, weight_file, device=device)
+        self = cls.__new__(cls)
         self._setup(bilm, state=state, cache_size=cache_size, precision=precision)
+        return self
 
     @classmethod
     def from_bilm(
         cls,
         bilm: ELMoBiLM,
         *,
-        state: str = "warm",
-        cache_size: int = 50_000,
-        precision: str = "float32",
+        state: str = RUNTIME_DEFAULTS.state,
+        cache_size: int = RUNTIME_DEFAULTS.word_cache_size,
+        precision: str = RUNTIME_DEFAULTS.precision,
     ) -> "ElmoEmbedder":
         """Wrap a biLM already in memory (it is put in eval mode and frozen). Embedders
         wrapping the same biLM share it, whatever their state or precision."""
         self = cls.__new__(cls)
-        _check_argument_types(precision=precision, cache_size=cache_size)
-        check_state_mode(state)
+        _checked_settings(state=state, device=None, cache_size=cache_size, precision=precision)
         bilm.requires_grad_(False).eval()
         self._setup(bilm, state=state, cache_size=cache_size, precision=precision)
         return self
@@ -459,6 +532,29 @@ def _check_precision(bilm: ELMoBiLM, precision: str) -> None:
             warnings.warn(Warnings.W005)
     if precision == "bfloat16" and on_cpu and cpu_has_bf16_gemm() is False:
         warnings.warn(Warnings.W004)
+
+
+def _checked_settings(
+    *, state: str, device: Union[None, str, torch.device], cache_size: int, precision: str
+) -> Optional[torch.device]:
+    """Every setting checked before anything is loaded (or downloaded): types (E110, E114),
+    values by their owner ``RuntimeSettings`` (E104, E114, E209), and the device by
+    ``resolve_device`` (E109 where this machine lacks it). The torch device (None without
+    one: ``from_bilm``'s biLM is already placed)."""
+    _check_argument_types(device=device, precision=precision, cache_size=cache_size)
+    name = None if device is None else str(device)
+    RuntimeSettings(
+        state=state,
+        precision=precision,
+        device=RUNTIME_DEFAULTS.device if name is None else name,
+        word_cache_size=cache_size,
+    )
+    if device is None:
+        return None
+    dev, problem = resolve_device(device)
+    if dev is None or problem is not None:
+        raise ElmoInputError(Errors.E109.format(device=device, error=problem))
+    return dev
 
 
 def _check_argument_types(*, precision: object, cache_size: object, device: object = None) -> None:

@@ -15,19 +15,24 @@ same names and defaults as this module. This module imports neither torch nor sp
 import dataclasses
 import inspect
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Type, TypeVar
 
 from .errors import ElmoInputError, Errors
+from .runtime_settings import (  # noqa: F401  (STATE_MODES etc. stay importable from here)
+    DEVICE_PATTERN,
+    PRECISIONS,
+    RUNTIME_DEFAULTS,
+    STATE_MODES,
+    RuntimeSettings,
+    check_model_source,
+)
 from .validation import check_bool, check_float, check_int, invalid
 
-#: Initial LSTM state modes (``spacy_elmo.pytorch.state.STATE_MODES``).
-STATE_MODES = ("warm", "zero", "stateful")
-#: Precisions of the biLSTM's matrix products (``spacy_elmo.pytorch.lstm.PRECISIONS``).
-PRECISIONS = ("float32", "bfloat16", "int8")
-#: "auto" (follow spaCy/thinc's current device), "cpu", "mps", "cuda" or "cuda:N".
-DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+#: Tokens of finished layers kept by the architecture's training-time LRU cache (the
+#: setting ``cache_size``, a name kept so saved configs load). Not the embedder's word-type
+#: cache (``RuntimeSettings.word_cache_size``).
+LAYER_CACHE_TOKENS = 200_000
 
 
 @dataclass(frozen=True)
@@ -52,8 +57,12 @@ class BiLMSettings:
     window (int): Tokens kept per window for docs without sentence boundaries. Default 64.
     overlap (int): Context tokens run on either side of a window and dropped. Default 16.
     max_sentence_length (int): Longer sentences are cut into windows. Default 256.
-    cache_size (int): Tokens of layers kept in the training-time LRU cache (memory: tokens *
-        (L+1) * 2P * 4 bytes); 0 disables it. Default 200,000.
+    cache_size (int): Tokens of finished layers kept in the training-time LRU cache
+        (memory: tokens * (L+1) * 2P * 4 bytes); 0 disables it. Default 200,000. Not the
+        embedder's word-type cache (``RuntimeSettings.word_cache_size``).
+
+    ``state``, ``device``, ``precision`` and ``batch_size`` are runtime settings: their
+    defaults and allowed values are :class:`~spacy_elmo.runtime_settings.RuntimeSettings`'.
 
     Once the biLM is loaded, ``cache_size``, ``max_batch_tokens``, ``max_sentence_length``
     and ``window + 2 * overlap`` are refused (E115) if their tokens of layers could never fit
@@ -64,24 +73,25 @@ class BiLMSettings:
     name: Optional[str] = None
     options_file: Optional[str] = None
     weight_file: Optional[str] = None
-    state: str = "warm"
-    device: str = "auto"
-    precision: str = "float32"
-    batch_size: int = 64
+    # The runtime settings' defaults and checks are RuntimeSettings' (one owner).
+    state: str = RUNTIME_DEFAULTS.state
+    device: str = RUNTIME_DEFAULTS.device
+    precision: str = RUNTIME_DEFAULTS.precision
+    batch_size: int = RUNTIME_DEFAULTS.batch_size
     max_batch_tokens: int = 4096
     window: int = 64
     overlap: int = 16
     max_sentence_length: int = 256
-    cache_size: int = 200_000
+    cache_size: int = LAYER_CACHE_TOKENS
 
     def __post_init__(self) -> None:
         self._check_source()
-        if self.state not in STATE_MODES:
-            raise ElmoInputError(Errors.E104.format(value=self.state))
-        if self.precision not in PRECISIONS:
-            raise ElmoInputError(Errors.E114.format(value=self.precision))
-        if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
-            raise ElmoInputError(Errors.E209.format(value=self.device))
+        RuntimeSettings(
+            state=self.state,
+            precision=self.precision,
+            device=self.device,
+            batch_size=self.batch_size,
+        )
         for name, minimum in _INT_MINIMA.items():
             check_int(name, getattr(self, name), low=minimum)
 
@@ -95,11 +105,9 @@ class BiLMSettings:
                 invalid(key, value, "a path, a URL or null")
         if self.name is not None and not isinstance(self.name, str):
             invalid("name", self.name, "a model name or null")
-        files = [k for k in ("options_file", "weight_file") if getattr(self, k) is not None]
-        if self.name is not None and files:
-            raise ElmoInputError(Errors.E402.format(given=f"name={self.name!r} and {files[0]}"))
-        if len(files) == 1:
-            raise ElmoInputError(Errors.E402.format(given=f"only {files[0]}"))
+        check_model_source(
+            name=self.name, options_file=self.options_file, weight_file=self.weight_file
+        )
 
     def with_shorthand(self, given: Mapping[str, Any]) -> "BiLMSettings":
         """These settings with the biLM settings given in the component's section (the flat
@@ -122,8 +130,7 @@ class BiLMSettings:
         return dataclasses.replace(self, **updates) if updates else self
 
 
-_INT_MINIMA = {
-    "batch_size": 1,
+_INT_MINIMA = {  # batch_size: checked by RuntimeSettings
     "max_batch_tokens": 1,
     "window": 1,
     "overlap": 0,

@@ -26,8 +26,13 @@ import numpy as np
 from ..errors import ElmoInputError, Errors
 from ..pytorch.config import ELMoConfig
 from ..pytorch.config import preset as get_preset
+from ..runtime_settings import RUNTIME_DEFAULTS
 from .sentences import DEFAULT_SEED, make_sentences, sentence_stats
 from .weights import DEFAULT_WEIGHT_SEED, make_weights, preset_name
+
+#: Sentences per batch in the benchmark: AllenNLP's ElmoEmbedder batch, so both sides run
+#: the batches of the reference. A benchmark parameter, not the runtime's batch_size.
+BENCH_BATCH_SIZE = 32
 
 PathLike = Union[str, Path]
 REFERENCE_ENV = "SPACY_ELMO_REFERENCE_PYTHON"
@@ -154,10 +159,10 @@ def run_benchmark(
     *,
     preset: Union[str, ELMoConfig] = "original",
     n_sentences: int = 640,
-    batch_size: int = 32,
+    batch_size: int = BENCH_BATCH_SIZE,
     threads: int = 2,
     repeats: int = 3,
-    device: str = "cpu",
+    device: str = RUNTIME_DEFAULTS.device,
     states: Sequence[str] = ("zero",),
     precisions: Sequence[str] = ("float32",),
     reference_python: Optional[PathLike] = None,
@@ -177,8 +182,9 @@ def run_benchmark(
     :param batch_size: Sentences per batch, in file order for every implementation.
     :param threads: ``torch.set_num_threads`` in every worker.
     :param repeats: Timed passes over the sentence set per implementation (median reported).
-    :param device: Device for this package: ``cpu``, ``cuda``, ``cuda:N`` (AllenNLP always
-        runs on CPU).
+    :param device: Device for this package: ``auto`` (the runtime default: a CUDA GPU if
+        torch sees one, else the CPU), ``cpu``, ``cuda``, ``cuda:N`` (AllenNLP always runs on
+        CPU).
     :param states: Initial-state modes of this package to time (``zero``, ``warm``).
     :param precisions: Precisions of this package to time (``float32``, ``bfloat16``): one
         row per state and precision.
@@ -231,16 +237,13 @@ def check_settings(settings: BenchSettings) -> None:
     """Reject bad settings before anything is written or started (coded errors)."""
     if settings.interleave not in ("batch", "pass"):
         raise ElmoInputError(Errors.E601.format(value=settings.interleave))
-    check_device(settings.device)
+    from ..pytorch.device import resolve_device  # torch only when a benchmark runs
 
-
-def check_device(device: str) -> None:
-    """``device`` must name a device this machine has: ``cpu``, or ``cuda[:N]`` with CUDA."""
-    from ..pytorch.device import device_problem  # torch only when a benchmark runs
-
-    _, problem = device_problem(device, types=("cpu", "cuda"))
-    if problem is not None:
-        raise ElmoInputError(Errors.E602.format(device=device, error=problem))
+    # ``device`` must name a device this machine has: cpu, or cuda[:N] with CUDA.
+    dev, problem = resolve_device(settings.device, types=("cpu", "cuda"))
+    if dev is None or problem is not None:
+        raise ElmoInputError(Errors.E602.format(device=settings.device, error=problem))
+    settings.device = str(dev)  # "auto" as resolved here: the workers and the results see it
 
 
 def _prepare_inputs(settings: BenchSettings, log: Callable[[str], None]) -> BenchRun:

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ..runtime_settings import RUNTIME_DEFAULTS
 from .app import app
 
 
@@ -21,10 +22,10 @@ def embed_cli(
     model: Optional[str] = typer.Option(None, "--model", help="Catalogue name, e.g. original (see `models`; default: embedded)."),
     options_file: Optional[str] = typer.Option(None, "--options-file", help="options.json: path, URL or hf:// (default: embedded)."),
     weight_file: Optional[str] = typer.Option(None, "--weight-file", help="weights.hdf5: path, URL or hf:// (default: embedded)."),
-    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Sentences per biLM batch."),
-    state: str = typer.Option("warm", "--state", help="Initial LSTM state: warm | zero | stateful (AllenNLP's; one process only)."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda (under torchrun: cuda:LOCAL_RANK), cuda:1, ..."),
-    precision: str = typer.Option("float32", "--precision", help="float32 (exact) | bfloat16 (biLSTM products in bfloat16: faster, ~0.3% off)"),
+    batch_size: int = typer.Option(RUNTIME_DEFAULTS.batch_size, "--batch-size", min=1, help="Sentences per biLM batch."),
+    state: str = typer.Option(RUNTIME_DEFAULTS.state, "--state", help="Initial LSTM state: warm | zero | stateful (AllenNLP's; one process only)."),
+    device: str = typer.Option(RUNTIME_DEFAULTS.device, "--device", help="auto (a CUDA GPU if torch sees one, else cpu), cpu, cuda (under torchrun: cuda:LOCAL_RANK), cuda:1, ..."),
+    precision: str = typer.Option(RUNTIME_DEFAULTS.precision, "--precision", help="float32 (exact) | bfloat16 (biLSTM products in bfloat16: faster, ~0.3% off) | int8 (CPU only)"),
     forget_sentences: bool = typer.Option(False, "--forget-sentences", help="Do not write sentence_to_index."),
     use_sentence_keys: bool = typer.Option(False, "--use-sentence-keys", help="Key datasets by sentence instead of line index (sentences must be unique)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a complete OUTPUT; discard an unfinished run made with other settings."),
@@ -87,17 +88,19 @@ def run_embed(
 ) -> int:
     """The plain function behind ``embed``: every check runs before the model loads."""
     from ..corpus import EmbedSettings, embed_corpus, shard_from_env
-    from ..corpus.shard import check_device, resolve_device
     from ..embedder import ElmoEmbedder
+    from ..errors import ElmoInputError, Errors
     from ..hub import resolve_bilm
-    from ..pytorch.lstm import precision_dtype
-    from ..pytorch.state import check_state_mode
+    from ..pytorch.device import resolve_device
+    from ..runtime_settings import RuntimeSettings
 
     shard = shard_from_env()
-    requested, device = device, resolve_device(device, shard)
-    check_device(device, requested=requested)
-    check_state_mode(state)
-    precision_dtype(precision)
+    RuntimeSettings(state=state, precision=precision, batch_size=batch_size)  # E104, E114
+    # "cuda" and "auto" put each torchrun process on its own GPU (cuda:LOCAL_RANK).
+    dev, problem = resolve_device(device, local_rank=shard.local_rank, types=("cpu", "cuda"))
+    if dev is None or problem is not None:
+        raise ElmoInputError(Errors.E509.format(device=device, reason=problem))
+    device = str(dev)
     settings = EmbedSettings(
         output_format=output_format,
         batch_size=batch_size,

@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from ..runtime_settings import RUNTIME_DEFAULTS
 from .app import app
 
 
@@ -36,7 +37,7 @@ def pretrain_cli(
     model: Optional[str] = typer.Option(None, "--model", help="Preset name (small, medium, original) or options.json; overrides the config."),
     init_weights: Optional[str] = typer.Option(None, "--init-weights", help="Start from options.json + weights.hdf5 (+ softmax.pt, vocab.txt) in this directory (local, or hf://OWNER/REPO[@REV][/FOLDER])."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many steps in total (resume continues up to it)."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: cuda if available)."),
+    device: str = typer.Option(RUNTIME_DEFAULTS.device, "--device", help="auto (default: cuda if available, under torchrun cuda:LOCAL_RANK; else cpu), cpu, cuda, cuda:1."),
     no_progress: bool = typer.Option(False, "--no-progress"),
 ) -> None:
     """Pretrain a biLM from raw text. Extra args `--section.key value` override the config,

@@ -5,6 +5,7 @@ from typing import Optional
 
 import typer
 
+from ..runtime_settings import RUNTIME_DEFAULTS
 from .app import app
 
 
@@ -23,7 +24,12 @@ def senses_cli(
     weight_file: Optional[str] = typer.Option(
         None, "--weight-file", help="weights.hdf5: path, URL or hf:// (default: embedded)."
     ),
-    state: str = typer.Option("warm", "--state", help="warm | zero | stateful"),
+    state: str = typer.Option(RUNTIME_DEFAULTS.state, "--state", help="warm | zero | stateful"),
+    device: str = typer.Option(
+        RUNTIME_DEFAULTS.device,
+        "--device",
+        help="auto (CUDA if torch sees it, else cpu), cpu, cuda:N",
+    ),
 ) -> None:
     """Print Markdown tables of cosine similarities within and across senses, per word and
     per layer or fixed mix, then their means over words."""
@@ -32,6 +38,6 @@ def senses_cli(
     from ..senses import DEFAULT_SENSES, markdown_table, read_sense_examples, sense_scores, summary
 
     files = resolve_bilm(name=model, options_file=options_file, weight_file=weight_file)
-    embedder = ElmoEmbedder(*files, state=state)
+    embedder = ElmoEmbedder(*files, state=state, device=device)
     scores = sense_scores(embedder, read_sense_examples(examples_file or DEFAULT_SENSES))
     typer.echo(markdown_table(scores) + "\n\n" + markdown_table(summary(scores)))

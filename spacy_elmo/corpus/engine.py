@@ -27,6 +27,7 @@ import torch
 
 from ..errors import ElmoInputError, Errors, Warnings
 from ..pytorch.lstm import LSTMState
+from ..runtime_settings import RUNTIME_DEFAULTS
 from ..util import warmup_text
 from ..validation import check_int
 from .checks import check_output, output_lock
@@ -66,7 +67,7 @@ class EmbedSettings:
     """What ``embed`` writes and how.
 
     :param output_format: ``"all"`` (L+1, n, 2P), ``"top"`` or ``"average"`` (n, 2P).
-    :param batch_size: Sentences per biLM batch (default 64).
+    :param batch_size: Sentences per biLM batch (default: ``RUNTIME_DEFAULTS.batch_size``, 64).
     :param forget_sentences: Leave out ``sentence_to_index``.
     :param use_sentence_keys: Key datasets by sentence instead of line index.
     :param chunk_size: Lines per chunk (the unit split over processes, and saved when
@@ -84,7 +85,7 @@ class EmbedSettings:
     """
 
     output_format: str = "all"
-    batch_size: int = 64
+    batch_size: int = RUNTIME_DEFAULTS.batch_size
     forget_sentences: bool = False
     use_sentence_keys: bool = False
     chunk_size: int = 4096

@@ -1,4 +1,5 @@
-"""Which process embeds which lines, and on which device.
+"""Which process embeds which lines (its device: ``resolve_device(..., local_rank=)`` of
+:mod:`spacy_elmo.pytorch.device`, which puts ``cuda`` on ``cuda:LOCAL_RANK``).
 
 Under ``torchrun`` (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` in the environment) every process
 joins a gloo process group, used only to wait for the others before the main process
@@ -12,11 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Mapping, Optional
 
-import torch
 import torch.distributed as dist
-
-from ..errors import ElmoInputError, Errors
-from ..pytorch.device import device_problem
 
 #: How long a finished process waits for the slowest one (ranks can be hours apart).
 BARRIER_TIMEOUT = timedelta(days=7)
@@ -59,24 +56,3 @@ def join(shard: Shard) -> None:
 def leave(shard: Shard) -> None:
     if shard.world_size > 1 and dist.is_initialized():
         dist.destroy_process_group()
-
-
-def resolve_device(device: str, shard: Shard) -> str:
-    """``cuda`` -> ``cuda:LOCAL_RANK`` (one GPU per process on a node); an explicit index or
-    ``cpu`` stays as given."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError) as e:
-        raise ElmoInputError(Errors.E509.format(device=device, reason=e)) from None
-    if dev.type == "cuda" and dev.index is None:
-        return f"cuda:{shard.local_rank}"
-    return str(dev)
-
-
-def check_device(device: str, *, requested: Optional[str] = None) -> None:
-    """E509 (with the CLI's fix) when a CUDA device is asked for and cannot be used.
-    ``requested``: what the user wrote, for the message (default ``device``)."""
-    _, problem = device_problem(device, types=("cpu", "cuda"))
-    if problem is not None:
-        shown = device if requested is None else requested
-        raise ElmoInputError(Errors.E509.format(device=shown, reason=problem))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, List, NamedTuple, Optional
 
 from ..errors import ElmoDownloadError, ElmoFormatError, Errors, Warnings
+from ..runtime_settings import check_model_source
 from ..util import default_model_paths
 from .cache import cache_dir, hf_cache_dir, offline_flag, url_cache_path
 from .catalogue import DEFAULT_NAME, ModelEntry, Source, get_entry
@@ -51,11 +52,8 @@ def resolve_bilm(
     A name together with files, or only one of the two files, raises E402; an unknown name
     E401. Local paths are returned as given (the loader reports a missing file).
     """
-    given = [k for k, v in (("options_file", options_file), ("weight_file", weight_file)) if v]
-    if name is not None and given:
-        raise ElmoDownloadError(Errors.E402.format(given=f"name={name!r} and {given[0]}"))
-    if name is None and len(given) == 1:
-        raise ElmoDownloadError(Errors.E402.format(given=f"only {given[0]}"))
+    check_model_source(name=name, options_file=options_file, weight_file=weight_file)
+    given = options_file or weight_file
     if name is None and not given or name is not None and name.strip() == DEFAULT_NAME:
         return BiLMFiles(*default_model_paths())
     if name is not None:

@@ -11,10 +11,10 @@ warning, so a pipeline saved on a GPU machine loads on a CPU-only one.
 import warnings
 from typing import NamedTuple, Optional
 
-import torch
 from thinc.api import Ops
 
 from ..errors import Warnings
+from ..pytorch.device import FrameworkDevice, Machine, resolve_device, this_machine
 
 
 class DeviceChoice(NamedTuple):
@@ -24,10 +24,20 @@ class DeviceChoice(NamedTuple):
     warning: Optional[str] = None
 
 
+def framework_device(*, ops_name: str, ops_device_id: int) -> FrameworkDevice:
+    """thinc's ops as the framework device "auto" follows: "cupy" is CUDA GPU
+    ``device_id`` (the same number for cupy and torch), "mps" Apple's GPU, else the CPU."""
+    if ops_name == "cupy":
+        return FrameworkDevice("cuda", ops_device_id)
+    return FrameworkDevice("mps" if ops_name == "mps" else "cpu")
+
+
 def select_device(
     setting: str, *, ops_name: str, ops_device_id: int, cuda_count: int, mps_available: bool
 ) -> DeviceChoice:
-    """The torch device for a ``device`` setting (validated: "auto", "cpu", "cuda[:N]", "mps").
+    """The torch device for a ``device`` setting (validated: "auto", "cpu", "cuda[:N]", "mps"),
+    by :func:`spacy_elmo.pytorch.device.resolve_device`; a device this machine lacks falls
+    back to the CPU with a warning (W021 for spaCy's own GPU, W020 for an explicit one).
 
     :param ops_name: ``name`` of the thinc model's ops: "cupy" on a GPU, "mps" on Apple
         silicon, else "numpy" (or another CPU backend).
@@ -35,34 +45,27 @@ def select_device(
     :param cuda_count: ``torch.cuda.device_count()``.
     :param mps_available: ``torch.backends.mps.is_available()``.
     """
+    choice = resolve_device(
+        setting,
+        framework=framework_device(ops_name=ops_name, ops_device_id=ops_device_id),
+        machine=Machine(cuda_count=cuda_count, mps_available=mps_available),
+    )
+    if choice.problem is None and choice.device is not None:
+        return DeviceChoice(str(choice.device))
     if setting == "auto":
-        if ops_name == "cupy":
-            if 0 <= ops_device_id < cuda_count:
-                return DeviceChoice(f"cuda:{ops_device_id}")
-            return DeviceChoice("cpu", Warnings.W021.format(index=ops_device_id, count=cuda_count))
-        if ops_name == "mps" and mps_available:
-            return DeviceChoice("mps")
-        return DeviceChoice("cpu")
-    if setting.startswith("cuda"):
-        index = int(setting.partition(":")[2] or 0)
-        if index < cuda_count:
-            return DeviceChoice(f"cuda:{index}")
-        reason = f"torch sees {cuda_count} CUDA device(s)"
-        return DeviceChoice("cpu", Warnings.W020.format(device=setting, reason=reason))
-    if setting == "mps" and not mps_available:
-        reason = "torch has no MPS backend here"
-        return DeviceChoice("cpu", Warnings.W020.format(device=setting, reason=reason))
-    return DeviceChoice(setting)
+        return DeviceChoice("cpu", Warnings.W021.format(index=ops_device_id, count=cuda_count))
+    return DeviceChoice("cpu", Warnings.W020.format(device=setting, reason=choice.problem))
 
 
 def device_for(setting: str, ops: Ops) -> str:
     """:func:`select_device` for this machine and ``ops``; warns when it falls back."""
+    machine = this_machine()
     choice = select_device(
         setting,
         ops_name=ops.name,
         ops_device_id=ops.device_id,
-        cuda_count=torch.cuda.device_count() if torch.cuda.is_available() else 0,
-        mps_available=torch.backends.mps.is_available(),
+        cuda_count=machine.cuda_count,
+        mps_available=machine.mps_available,
     )
     if choice.warning is not None:
         warnings.warn(choice.warning)

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ElmoInputError, Errors
+from ..runtime_settings import PRECISIONS as PRECISION_NAMES
 from .config import LSTMConfig
 from .products import LayerProducts, layer_products
 
@@ -35,7 +36,8 @@ _XW_BLOCK_ELEMENTS = 1 << 22
 LayerWeights = Tuple[Tensor, Tensor, Tensor]
 # User-facing precision names -> dtype of the inference loop's matrix products (int8: the
 # weights quantized per output channel, activations per call; see quantize.py).
-PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "int8": torch.int8}
+# The names are runtime_settings.PRECISIONS' (their one owner), in its order.
+PRECISIONS = dict(zip(PRECISION_NAMES, (torch.float32, torch.bfloat16, torch.int8), strict=True))
 MATMUL_DTYPES = tuple(PRECISIONS.values())
 # The float32 weights a lean ElmoLstm no longer holds.
 _WEIGHT_LISTS = ("input_weight", "recurrent_weight", "proj_weight")

@@ -11,17 +11,11 @@ import torch
 from torch import Tensor
 
 from ..errors import ElmoInputError, Errors
+from ..runtime_settings import STATE_MODES  # noqa: F401  (importable from here too)
+from ..runtime_settings import check_state as check_state_mode  # noqa: F401
 from .bilm import ELMoBiLM
 from .char_ids import batch_to_ids
 from .lstm import LSTMState
-
-STATE_MODES = ("warm", "zero", "stateful")
-
-
-def check_state_mode(mode: str) -> str:
-    if mode not in STATE_MODES:
-        raise ElmoInputError(Errors.E104.format(value=mode))
-    return mode
 
 
 def broadcast_state(state: LSTMState, batch_size: int) -> LSTMState:

@@ -13,7 +13,7 @@ import torch
 from ..errors import ElmoFormatError, ElmoInputError, Errors
 from ..pytorch.bilm import ELMoBiLM
 from ..pytorch.config import ELMoConfig
-from ..pytorch.device import device_problem
+from ..pytorch.device import resolve_device
 from .files import check_model_file
 
 
@@ -358,8 +358,9 @@ def load_bilm(
 
 
 def _device(device: Union[str, torch.device]) -> torch.device:
-    """``device`` as a torch device this machine has (E109 otherwise)."""
-    dev, problem = device_problem(device)
+    """``device`` as a torch device this machine has (E109 otherwise); "auto" as
+    :func:`~spacy_elmo.pytorch.device.resolve_device` decides."""
+    dev, problem = resolve_device(device)
     if dev is None or problem is not None:
         raise ElmoInputError(Errors.E109.format(device=device, error=problem))
     return dev

@@ -174,25 +174,37 @@ def _equal_files(a, b):
     return ia == ib and set(da) == set(db) and all(np.array_equal(da[k], db[k]) for k in da)
 
 
-def test_device_selection():
-    from spacy_elmo.corpus.shard import Shard, check_device, resolve_device, shard_from_env
+def test_device_selection(tmp_path):
+    from spacy_elmo.cli.embed import run_embed
+    from spacy_elmo.corpus.shard import shard_from_env
+    from spacy_elmo.pytorch.device import Machine, resolve_device
 
     shard = shard_from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"})
     assert (shard.rank, shard.world_size, shard.local_rank) == (3, 4, 1)
     assert [k for k in range(10) if shard.owns(k)] == [3, 7]
-    assert resolve_device("cuda", shard) == "cuda:1"  # one GPU per process on a node
-    assert resolve_device("cuda:0", shard) == "cuda:0"  # an explicit index is kept
-    assert resolve_device("cpu", shard) == "cpu"
-    assert resolve_device("cuda", Shard()) == "cuda:0"
+    gpus = Machine(cuda_count=2, mps_available=False)
+
+    def device(setting, local_rank=None):
+        return str(resolve_device(setting, local_rank=local_rank, machine=gpus).device)
+
+    assert device("cuda", 1) == "cuda:1"  # one GPU per process on a node
+    assert device("auto", 1) == "cuda:1"
+    assert device("cuda:0", 1) == "cuda:0"  # an explicit index is kept
+    assert device("cpu", 1) == "cpu"
+    assert device("cuda") == "cuda:0"
+    base = dict(
+        output_format="top", model=None, options_file=None, weight_file=None, batch_size=4,
+        state="zero", precision="float32", forget_sentences=False, use_sentence_keys=False,
+        overwrite=False, encoding="utf-8", chunk_size=8, progress=False,
+    )  # fmt: skip
+    inp = tmp_path / "in.txt"
+    inp.write_text("a b\n", encoding="utf8")
     with pytest.raises(ElmoInputError, match=r"\[E509\] --device gpu .*--device cpu"):
-        resolve_device("gpu", shard)
-    check_device("cpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(ElmoInputError, match=r"\[E509\] --device cuda .*--device cpu"):
-            check_device("cuda:0", requested="cuda")
-    else:
-        with pytest.raises(ElmoInputError, match=r"\[E509\]"):
-            check_device(f"cuda:{torch.cuda.device_count()}")
+        run_embed(str(inp), tmp_path / "o.hdf5", device="gpu", **base)
+    unusable = "cuda" if not torch.cuda.is_available() else f"cuda:{torch.cuda.device_count()}"
+    with pytest.raises(ElmoInputError, match=rf"\[E509\] --device {unusable} .*--device cpu"):
+        run_embed(str(inp), tmp_path / "o.hdf5", device=unusable, **base)
+    assert not (tmp_path / "o.hdf5").exists()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")

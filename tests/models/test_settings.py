@@ -11,20 +11,10 @@ from spacy_elmo.models.device import select_device
 from spacy_elmo.models.layers import build_elmo_layers_v1
 from spacy_elmo.pipeline.pipe import make_elmo
 from spacy_elmo.settings import (
-    PRECISIONS,
-    STATE_MODES,
     BiLMSettings,
     ComponentSettings,
     from_kwargs,
 )
-
-
-def test_names_match_the_torch_side():
-    from spacy_elmo.pytorch.lstm import PRECISIONS as TORCH_PRECISIONS
-    from spacy_elmo.pytorch.state import STATE_MODES as TORCH_STATES
-
-    assert STATE_MODES == TORCH_STATES
-    assert PRECISIONS == tuple(TORCH_PRECISIONS)
 
 
 def test_builder_signature_is_the_settings():
