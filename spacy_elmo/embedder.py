@@ -338,7 +338,7 @@ class ElmoEmbedder:
         return self.embed_batch([tokens])[0]
 
     def embed_sentences(
-        self, sentences: Iterable[Sequence[str]], batch_size: int = 64
+        self, sentences: Iterable[Sequence[str]], batch_size: int = RUNTIME_DEFAULTS.batch_size
     ) -> Iterator[np.ndarray]:
         """Embed a stream of sentences lazily, yielding results in input order.
 
@@ -376,7 +376,7 @@ class ElmoEmbedder:
         input_file: Union[PathLike, IO[str]],
         output_file_path: PathLike,
         output_format: str = "all",
-        batch_size: int = 64,
+        batch_size: int = RUNTIME_DEFAULTS.batch_size,
         forget_sentences: bool = False,
         use_sentence_keys: bool = False,
         progress: bool = True,
