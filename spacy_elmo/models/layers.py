@@ -22,6 +22,7 @@ from ..errors import ElmoInputError, Errors
 from ..pytorch.scalar_mix import mix_layers
 from ..settings import BiLMSettings, from_kwargs, keyword_parameters
 from .cache import doc_key
+from .owner import BiLMOwner
 from .sequences import Segment, batch_segments, doc_segments
 from .shim import ElmoShim
 from .types import LayersOutT
@@ -64,17 +65,23 @@ setattr(
 def elmo_layers(settings: BiLMSettings) -> Model[List[Doc], LayersOutT]:
     """The ``ElmoLayers`` model for validated settings."""
     ops = get_current_ops()  # spaCy's device when the model is built (see .device)
-    return Model("elmo-layers", forward, shims=[ElmoShim(settings, ops)], ops=ops)
+    return Model("elmo-layers", forward, shims=[ElmoShim(BiLMOwner(settings, ops))], ops=ops)
 
 
 def layer_settings(model: Model) -> BiLMSettings:
     """The settings of an ``ElmoLayers`` model."""
-    return get_shim(model).settings
+    return get_bilm(model).settings
 
 
 def configure_elmo_layers(model: Model, settings: BiLMSettings) -> None:
     """Give an ``ElmoLayers`` model new settings (the component's shorthand merged in)."""
-    get_shim(model).configure(settings)
+    get_bilm(model).configure(settings)
+
+
+def get_bilm(model: Model) -> BiLMOwner:
+    """The biLM of a ``spacy-elmo.ElmoLayers`` model: its settings, files, layer cache and
+    runtime (:class:`~.owner.BiLMOwner`)."""
+    return get_shim(model).owner
 
 
 def get_shim(model: Model) -> ElmoShim:
@@ -89,7 +96,7 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[LayersOutT, 
     if is_train:
         # Training revisits the same docs every epoch (and evaluates on the same dev docs):
         # from now on keep layers. Plain inference never fills the cache.
-        get_shim(model).cache_active = True
+        get_bilm(model).cache_active = True
     # Without a mix every array is (L + 1, n_tokens, 2P): numpy arrays typed as thinc's.
     outputs = cast(LayersOutT, compute_layers(model, docs))
 
@@ -113,11 +120,11 @@ def compute_layers(
         vectors are kept, *Shape:* ``(n_tokens, 2P)`` per doc, so a long doc never holds all
         its layers; the cache is not used then.
     """
-    shim = get_shim(model)
-    settings = shim.settings
-    embedder = shim.embedder
+    bilm = get_bilm(model)
+    settings = bilm.settings
+    embedder = bilm.embedder
     stateful = settings.state == "stateful"
-    use_cache = mix is None and shim.cache_active and not stateful and shim.cache.max_tokens > 0
+    use_cache = mix is None and bilm.cache_active and not stateful and bilm.cache.max_tokens > 0
     K, D = embedder.n_layers, embedder.output_dim
     outputs: List[np.ndarray] = []
     keys: List[Optional[bytes]] = []
@@ -126,7 +133,7 @@ def compute_layers(
         key = doc_key(doc) if use_cache else None
         keys.append(key)
         if key is not None:
-            hit = shim.cache.get(key)
+            hit = bilm.cache.get(key)
             if hit is not None:
                 outputs.append(hit)
                 continue
@@ -166,5 +173,5 @@ def compute_layers(
     if use_cache:
         for i, key in enumerate(keys):
             if key is not None and outputs[i].flags.writeable:
-                outputs[i] = shim.cache.put(key, outputs[i])
+                outputs[i] = bilm.cache.put(key, outputs[i])
     return outputs

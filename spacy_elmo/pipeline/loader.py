@@ -1,5 +1,9 @@
 """``spacy-elmo.BiLMFiles.v1``: give the ``elmo`` component its biLM files at initialize.
 
+The loader attaches the files to the model (``nlp.initialize()`` then loads the biLM, so a
+missing or damaged file is reported there, not at the first doc), as spacy-curated-
+transformers attaches its encoders' weights with its model loaders.
+
 For training configs that should not record local paths in the component config::
 
     [initialize.components.elmo.bilm_loader]
@@ -17,7 +21,8 @@ from typing import Callable
 from thinc.api import Model, registry
 
 from ..hub import resolve_bilm
-from ..models.layers import get_shim
+from ..models.layers import get_bilm
+from ..models.source import BiLMSource
 
 # spacy-curated-transformers creates the same registry; entry points: thinc_model_loaders.
 if not hasattr(registry, "model_loaders"):
@@ -30,7 +35,7 @@ def make_bilm_files_loader_v1(*, options_file: str, weight_file: str) -> Callabl
 
     def load(model: Model) -> Model:
         files = resolve_bilm(options_file=options_file, weight_file=weight_file)
-        get_shim(model).set_files(files.options, files.weights)
+        get_bilm(model).attach(BiLMSource.from_paths(files.options, files.weights))
         return model
 
     return load

@@ -27,17 +27,13 @@ from ..models.layers import (
     ARCHITECTURE,
     compute_layers,
     configure_elmo_layers,
+    get_bilm,
     get_shim,
     layer_settings,
 )
 from ..models.listener import ElmoListenerNode
-from ..models.shim import (
-    OPTIONS_NAME,
-    WEIGHTS_NAME,
-    read_serialized,
-    real_folder,
-    replace_file_bytes,
-)
+from ..models.shim import read_serialized, real_folder, replace_file_bytes, write_source
+from ..models.source import OPTIONS_NAME, WEIGHTS_NAME, BiLMSource
 from ..models.types import LayersOutT
 from ..pytorch.scalar_mix import fixed_mix, softmax_weights
 from ..settings import (
@@ -129,8 +125,9 @@ class Elmo(TrainablePipe):
     # --- the biLM ------------------------------------------------------------------------
     @property
     def embedder(self):
-        """The :class:`~spacy_elmo.ElmoEmbedder` (loaded on first use)."""
-        return get_shim(self.model).embedder
+        """The :class:`~spacy_elmo.ElmoEmbedder` (loaded at ``initialize``, ``from_disk``
+        and ``from_bytes``; in a pipeline never initialised, on first use)."""
+        return get_bilm(self.model).embedder
 
     @property
     def layer_weights(self) -> np.ndarray:
@@ -181,9 +178,9 @@ class Elmo(TrainablePipe):
 
     def standalone_layers_config(self) -> Dict[str, Any]:
         """Config of a ``spacy-elmo.ElmoLayers.v1`` with this component's biLM settings."""
-        shim = get_shim(self.model)
-        files = shim.files
-        layers_cfg: Dict[str, Any] = {**DEFAULT_MODEL_CONFIG, **as_dict(shim.settings)}
+        bilm = get_bilm(self.model)
+        files = None if bilm.attached is None else bilm.attached.paths
+        layers_cfg: Dict[str, Any] = {**DEFAULT_MODEL_CONFIG, **as_dict(bilm.settings)}
         if files is not None:
             layers_cfg["options_file"] = str(files[OPTIONS_NAME])
             layers_cfg["weight_file"] = str(files[WEIGHTS_NAME])
@@ -287,9 +284,9 @@ class Elmo(TrainablePipe):
                         weight_file=settings.weight_file,
                     )
                 )
-            bilm_loader(self.model)
+            bilm_loader(self.model)  # attaches the files
             self._weights = None
-        self.embedder  # noqa: B018 - load now, fail early on bad files
+        get_bilm(self.model).load()  # now: a missing or bad file fails here, not on use
         self.layer_weights  # noqa: B018 - validate scalar_mix
         if nlp is not None:
             check_listener_wiring(nlp)
@@ -313,28 +310,31 @@ class Elmo(TrainablePipe):
         written through, and a write cut short leaves the old file."""
         serialize = {
             "cfg": lambda p: replace_file_bytes(Path(p), _json_bytes(self.cfg)),
-            "model": lambda p: get_shim(self.model).write_files(Path(p)),
+            "model": lambda p: write_source(get_bilm(self.model).source, Path(p)),
         }
         util_to_disk(real_folder(Path(path)), serialize, exclude)
 
     def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "Elmo":
         def load_model(p: Path) -> None:
-            get_shim(self.model).set_files(Path(p) / OPTIONS_NAME, Path(p) / WEIGHTS_NAME)
+            bilm = get_bilm(self.model)
+            bilm.attach(BiLMSource.from_paths(Path(p) / OPTIONS_NAME, Path(p) / WEIGHTS_NAME))
             self._weights = None
-            self.embedder  # noqa: B018 - load now: the directory may go away later
+            bilm.load()  # now: the directory may go away later
 
         util_from_disk(path, {"model": load_model}, exclude)
         return self
 
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
-        return srsly.msgpack_dumps({"cfg": self.cfg, "files": get_shim(self.model).file_bytes()})
+        files = get_bilm(self.model).source.file_bytes()
+        return srsly.msgpack_dumps({"cfg": self.cfg, "files": files})
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "Elmo":
         expected = {"cfg": dict, "files": dict}
         msg = read_serialized(bytes_data, what="the elmo component", expected=expected)
-        get_shim(self.model).set_blobs(msg["files"])
+        bilm = get_bilm(self.model)
+        bilm.attach(BiLMSource.from_bytes(msg["files"]))  # E213 / E215 before anything else
         self._weights = None
-        self.embedder  # noqa: B018 - load now: damaged files fail here (E216), not on use
+        bilm.load()  # now, in memory: damaged files fail here (E216), not on use
         return self
 
 

@@ -9,6 +9,7 @@ from .hdf5 import (
     read_weights,
     save_weights,
 )
+from .memory import MemoryFile
 from .options import config_from_dict, config_to_dict, load_options, save_options
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "load_weights",
     "read_weights",
     "save_weights",
+    "MemoryFile",
     "config_from_dict",
     "config_to_dict",
     "load_options",

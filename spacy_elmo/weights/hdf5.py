@@ -15,6 +15,7 @@ from ..pytorch.bilm import ELMoBiLM
 from ..pytorch.config import ELMoConfig
 from ..pytorch.device import resolve_device
 from .files import check_model_file
+from .memory import ModelFile, file_label, is_file_object
 
 
 def _lstm_prefix(direction: int, layer: int) -> str:
@@ -58,12 +59,16 @@ def check_size(config: ELMoConfig) -> None:
         )
 
 
-def _open(path: Path):
+def _open(source: ModelFile):
+    """``source`` (a path, or an open binary file such as a ``MemoryFile``) opened for
+    reading, with the name messages give it."""
     import h5py
 
-    check_model_file(path, what="weights file", name="weights.hdf5")
+    path = file_label(source)
+    if not is_file_object(source):
+        check_model_file(path, what="weights file", name="weights.hdf5")
     try:
-        return h5py.File(path, "r")
+        return h5py.File(source if is_file_object(source) else path, "r"), path
     except OSError as e:
         raise ElmoFormatError(Errors.E002.format(path=path, error=e)) from None
 
@@ -184,7 +189,7 @@ def _checked_datasets(f, path: Path, config: ELMoConfig) -> Dict[str, object]:
     return present
 
 
-def check_weights(config: ELMoConfig, path: Union[str, Path]) -> None:
+def check_weights(config: ELMoConfig, path: ModelFile) -> None:
     """Check a weights file against ``config`` without reading any weights or allocating
     the model: size bounds, links, presence, shapes and dtypes of every dataset, and no
     unused layers. Run before a biLM is built, so a wrong or hostile options.json fails
@@ -193,12 +198,12 @@ def check_weights(config: ELMoConfig, path: Union[str, Path]) -> None:
     :raises ElmoFormatError: For the first problem found.
     """
     check_size(config)
-    path = Path(path)
-    with _open(path) as f:
-        _checked_datasets(f, path, config)
+    f, label = _open(path)
+    with f:
+        _checked_datasets(f, label, config)
 
 
-def iter_weights(config: ELMoConfig, path: Union[str, Path]) -> Iterator[Tuple[str, np.ndarray]]:
+def iter_weights(config: ELMoConfig, path: ModelFile) -> Iterator[Tuple[str, np.ndarray]]:
     """Check every dataset that ``config`` needs (see :func:`check_weights`), then read them
     one at a time (so loading never holds a second full copy of the weights).
 
@@ -207,10 +212,10 @@ def iter_weights(config: ELMoConfig, path: Union[str, Path]) -> Iterator[Tuple[s
         (a checksum mismatch in a file written by :func:`save_weights` included).
     """
     check_size(config)
-    path = Path(path)
     shapes = expected_shapes(config)
     P = config.lstm.projection_dim
-    with _open(path) as f:
+    f, path = _open(path)
+    with f:
         present = _checked_datasets(f, path, config)
         for key in shapes:
             if key not in present:
@@ -227,7 +232,7 @@ def iter_weights(config: ELMoConfig, path: Union[str, Path]) -> Iterator[Tuple[s
             yield key, value
 
 
-def read_weights(config: ELMoConfig, path: Union[str, Path]) -> Dict[str, np.ndarray]:
+def read_weights(config: ELMoConfig, path: ModelFile) -> Dict[str, np.ndarray]:
     """Every dataset that ``config`` needs, checked, as float32 arrays keyed by name."""
     return dict(iter_weights(config, path))
 
@@ -262,7 +267,7 @@ def _pairs(bilm: ELMoBiLM) -> Iterator[Tuple[str, torch.Tensor, str]]:
             yield f"{prefix}/W_P_0", lstm.proj_weight[layer][d], "copy"
 
 
-def load_weights(bilm: ELMoBiLM, path: Union[str, Path]) -> None:
+def load_weights(bilm: ELMoBiLM, path: ModelFile) -> None:
     """Copy the weights of a bilm-tf/AllenNLP weights.hdf5 file into ``bilm``.
 
     Presence, shapes and dtypes of all datasets are checked before the first copy; datasets
@@ -335,13 +340,14 @@ def _chunks(data: np.ndarray) -> Union[Tuple[int, ...], bool]:
 
 
 def load_bilm(
-    options_file: Union[str, Path],
-    weight_file: Union[str, Path],
+    options_file: ModelFile,
+    weight_file: ModelFile,
     *,
     device: Union[str, torch.device] = "cpu",
     trainable: bool = False,
 ) -> ELMoBiLM:
-    """Build a biLM from an options.json + weights.hdf5 pair.
+    """Build a biLM from an options.json + weights.hdf5 pair (paths, or open binary files
+    such as :class:`~spacy_elmo.weights.memory.MemoryFile`: bytes are read in memory).
 
     :param trainable: Keep gradients on (for fine-tuning or continued pretraining);
         by default the biLM is frozen and in eval mode.

@@ -5,12 +5,13 @@ import math
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from ..errors import ElmoFormatError, Errors, Warnings
 from ..pytorch.config import CharCNNConfig, ELMoConfig, LSTMConfig
 from ..validation import invalid
 from .files import check_model_file
+from .memory import ModelFile, file_label, is_file_object
 
 #: Keys that bilm-tf dumps for training; inference ignores them silently.
 TRAINING_KEYS = {
@@ -185,22 +186,33 @@ def config_to_dict(config: ELMoConfig) -> Dict[str, Any]:
     }
 
 
-def load_options(path: Union[str, Path]) -> ELMoConfig:
-    """Read and validate an options.json file.
+def load_options(path: ModelFile) -> ELMoConfig:
+    """Read and validate an options.json file (a path, or an open binary file such as a
+    :class:`~spacy_elmo.weights.memory.MemoryFile`).
 
     :raises ElmoFormatError: With a coded message for a missing file, bad JSON, missing keys
         or impossible values.
     """
-    path = check_model_file(path, what="options file", name="options.json")
-    if path.stat().st_size > MAX_OPTIONS_BYTES:
+    path, data = _read_options(path)
+    if len(data) > MAX_OPTIONS_BYTES:
         raise ElmoFormatError(
-            Errors.E005.format(path=path, error=f"{path.stat().st_size:,} bytes, too large")
+            Errors.E005.format(path=path, error=f"over {MAX_OPTIONS_BYTES:,} bytes, too large")
         )
     try:
-        options = json.loads(path.read_text(encoding="utf8"), parse_int=_parse_int)
+        options = json.loads(data.decode("utf8"), parse_int=_parse_int)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:  # ValueError: bad JSON
         raise ElmoFormatError(Errors.E005.format(path=path, error=e)) from None
     return config_from_dict(options)
+
+
+def _read_options(source: ModelFile) -> Tuple[Path, bytes]:
+    """``(name for messages, at most MAX_OPTIONS_BYTES + 1 bytes)``: a larger file is never
+    read whole."""
+    if is_file_object(source):
+        return file_label(source), source.read(MAX_OPTIONS_BYTES + 1)  # type: ignore[union-attr]
+    path = check_model_file(source, what="options file", name="options.json")  # type: ignore[arg-type]
+    with path.open("rb") as f:
+        return path, f.read(MAX_OPTIONS_BYTES + 1)
 
 
 def save_options(

@@ -4,6 +4,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 
 from spacy_elmo.models.cache import LayerCache, doc_key
+from spacy_elmo.models.layers import get_bilm
 from spacy_elmo.models.sequences import batch_segments, doc_segments
 
 
@@ -81,17 +82,17 @@ def test_doc_key_depends_on_tokens_and_sentences():
 
 def test_component_cache_returns_identical_layers(make_nlp):
     nlp = make_nlp(store_layers=True)
-    shim = nlp.get_pipe("elmo").model.shims[0]
-    cache = shim.cache
+    bilm = get_bilm(nlp.get_pipe("elmo").model)
+    cache = bilm.cache
     first = nlp("Cached text here .")._.elmo_layers
     nlp("Cached text here .")
     assert len(cache) == 0 and cache.hits == 0  # inference alone does not cache
     nlp.update([Example.from_dict(nlp.make_doc("Cached text here ."), {})])  # as in training
-    assert len(cache) == 1 and not shim.embedder.bilm.training
+    assert len(cache) == 1 and not bilm.embedder.bilm.training
     second = nlp("Cached text here .")._.elmo_layers
     third = nlp("Cached text here .")._.elmo_layers
     assert cache.hits == 2 and third is second
     np.testing.assert_array_equal(second, first)
     nlp_nocache = make_nlp(store_layers=True, cache_size=0)
     np.testing.assert_array_equal(nlp_nocache("Cached text here .")._.elmo_layers, first)
-    assert len(nlp_nocache.get_pipe("elmo").model.shims[0].cache) == 0
+    assert len(get_bilm(nlp_nocache.get_pipe("elmo").model).cache) == 0

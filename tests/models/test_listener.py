@@ -10,6 +10,7 @@ from spacy.util import load_config, load_model_from_config
 
 from spacy_elmo import ElmoEmbedder
 from spacy_elmo.models import build_elmo_layers_v1, build_elmo_listener_v1, build_scalar_mix_v1
+from spacy_elmo.models.layers import get_bilm
 from spacy_elmo.util import default_model_paths
 
 CONFIGS = Path(__file__).parents[2] / "configs"
@@ -56,7 +57,7 @@ def test_gradients_reach_the_mix_and_never_the_bilm(tiny_paths):
 
 def test_update_computes_layers_once_per_batch(tiny_paths):
     nlp, examples = _nlp(tiny_paths)
-    cache = nlp.get_pipe("elmo").model.shims[0].cache
+    cache = get_bilm(nlp.get_pipe("elmo").model).cache
     cache.clear()
     cache.hits = cache.misses = 0
     nlp.update(examples, sgd=nlp.resume_training())
@@ -124,7 +125,7 @@ def test_replace_listeners(tiny_paths, tmp_path):
     assert cfg["@architectures"] == "spacy-elmo.ElmoLayers.v1"
     assert cfg["cache_size"] == 300_000  # the component's biLM settings travel along
     (layers,) = [n for n in nlp.get_pipe("ner").model.walk() if n.name == "elmo-layers"]
-    assert layers.shims[0].embedder is nlp.get_pipe("elmo").embedder  # frozen: shared, not copied
+    assert get_bilm(layers).embedder is nlp.get_pipe("elmo").embedder  # frozen: shared, not copied
     nlp.remove_pipe("elmo")
     after = nlp.get_pipe("ner").model.get_ref("tok2vec").predict([doc])[0]
     np.testing.assert_allclose(after, before, atol=1e-5)

@@ -108,7 +108,7 @@ def test_threads_reaching_fresh_pipelines_load_one_bilm(tmp_path, tiny_paths):
 
     import spacy
 
-    from spacy_elmo.models.layers import get_shim
+    from spacy_elmo.models.layers import get_bilm
 
     options = tmp_path / "options.json"  # same model, new bytes: nothing has loaded it yet
     options.write_text(Path(tiny_paths[0]).read_text(encoding="utf8") + "\n\n", encoding="utf8")
@@ -117,7 +117,7 @@ def test_threads_reaching_fresh_pipelines_load_one_bilm(tmp_path, tiny_paths):
     for _ in range(2):
         nlp = spacy.blank("en")
         nlp.add_pipe("elmo", config={"model": model})
-        shims.append(get_shim(nlp.get_pipe("elmo").model))
+        shims.append(get_bilm(nlp.get_pipe("elmo").model))
     loaded = [None] * 4
     barrier = threading.Barrier(4)
 

@@ -22,10 +22,10 @@ from spacy_elmo.cli import app
 from spacy_elmo.data.convert import convert_file
 from spacy_elmo.errors import ElmoInputError
 from spacy_elmo.hub import CATALOGUE, ModelEntry, Source
-from spacy_elmo.models.shim import _LOADED
 from spacy_elmo.pipeline.init_config import SUPPORTED, init_elmo_config, write_config
 from spacy_elmo.pipeline.mixes import learned_mixes, load_learned_mixes, markdown_table
 from spacy_elmo.settings import BiLMSettings
+from spacy_elmo.shared import shared_embedders
 
 from ..hub.server import LocalServer
 from ..spacy_fixtures import DATA, TINY
@@ -38,7 +38,7 @@ def forget_char_cnn_cache():
     """Trainings here fill the shared tiny biLM's char-CNN cache from batches of their own;
     later tests compare fresh computations bit for bit, so leave the cache empty."""
     yield
-    for embedder in list(_LOADED.values()):
+    for embedder in shared_embedders():
         embedder.clear_cache()
 
 

@@ -13,6 +13,7 @@ import pytest
 import spacy
 from thinc.api import get_ops
 
+from spacy_elmo.models.owner import BiLMOwner
 from spacy_elmo.models.shim import ElmoShim
 from spacy_elmo.settings import BiLMSettings
 
@@ -211,12 +212,13 @@ WRITE_FILES = """
 import sys
 from pathlib import Path
 from thinc.api import get_ops
+from spacy_elmo.models.owner import BiLMOwner
 from spacy_elmo.models.shim import ElmoShim
 from spacy_elmo.settings import BiLMSettings
 
 options, weights, dest = sys.argv[1:]
 settings = BiLMSettings(options_file=options, weight_file=weights)
-ElmoShim(settings, get_ops("numpy")).write_files(Path(dest))
+ElmoShim(BiLMOwner(settings, get_ops("numpy"))).write_files(Path(dest))
 """
 
 
@@ -250,5 +252,7 @@ def test_to_disk_killed_mid_write_leaves_the_old_file(tmp_path):
     assert child.returncode == -signal.SIGKILL, "the copy ended before it could be killed"
     assert (dest / "weights.hdf5").read_bytes() == old
     settings = BiLMSettings(options_file=str(TINY / "options.json"), weight_file=str(big))
-    ElmoShim(settings, get_ops("numpy")).write_files(dest)  # the same write, not cut short
+    ElmoShim(BiLMOwner(settings, get_ops("numpy"))).write_files(
+        dest
+    )  # the same write, not cut short
     assert filecmp.cmp(dest / "weights.hdf5", big, shallow=False)

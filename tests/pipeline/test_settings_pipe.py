@@ -13,7 +13,7 @@ import torch
 from spacy.training import Example
 from spacy.util import load_config, load_model_from_config
 
-from spacy_elmo.models.layers import get_shim
+from spacy_elmo.models.layers import get_bilm, get_shim
 
 from ..spacy_fixtures import TINY
 
@@ -60,7 +60,7 @@ def test_model_section_takes_effect_in_a_training_config(tiny_paths):
     )
     nlp = load_model_from_config(config, auto_fill=True)
     elmo = nlp.get_pipe("elmo")
-    settings = get_shim(elmo.model).settings
+    settings = get_bilm(elmo.model).settings
     assert (settings.window, settings.cache_size) == (8, 0)
     assert elmo.embedder.output_dim == 32
 
@@ -71,14 +71,14 @@ def test_flat_shorthand(tiny_paths, tmp_path):
         "elmo",
         config={"options_file": tiny_paths[0], "weight_file": tiny_paths[1], "state": "zero"},
     )
-    settings = get_shim(nlp.get_pipe("elmo").model).settings
+    settings = get_bilm(nlp.get_pipe("elmo").model).settings
     assert (settings.options_file, settings.state) == (tiny_paths[0], "zero")
     ref = nlp("A shorthand .")._.elmo
     assert ref.shape == (3, 32)
     # the saved config rebuilds the same settings
     nlp.to_disk(tmp_path / "p")
     loaded = spacy.load(tmp_path / "p")
-    assert get_shim(loaded.get_pipe("elmo").model).settings.state == "zero"
+    assert get_bilm(loaded.get_pipe("elmo").model).settings.state == "zero"
     np.testing.assert_allclose(loaded("A shorthand .")._.elmo, ref, atol=1e-6)
     # the same value in both places is fine; different ones are a coded error
     other = spacy.blank("en")
@@ -195,7 +195,7 @@ def test_from_bytes_accepts_only_the_two_file_names(make_nlp, tmp_path, bad):
 
 def test_device_auto_runs_where_spacy_runs(make_nlp):
     nlp = make_nlp()
-    assert get_shim(nlp.get_pipe("elmo").model).settings.device == "auto"
+    assert get_bilm(nlp.get_pipe("elmo").model).settings.device == "auto"
     expected = "cpu"  # these tests never switch spaCy to a GPU
     assert nlp.get_pipe("elmo").embedder.device.type == expected
 
@@ -253,14 +253,15 @@ def test_explicit_cuda_device(tiny_paths):
 def test_auto_follows_model_to_gpu_and_back(make_nlp):
     nlp = make_nlp()
     shim = get_shim(nlp.get_pipe("elmo").model)
-    assert shim.embedder.device.type == "cpu"
+    bilm = shim.owner
+    assert bilm.embedder.device.type == "cpu"
     shim.to_device("gpu", 1)  # what thinc's model.to_gpu(1) does to every shim
-    assert (shim.ops.name, shim.ops.device_id) == ("cupy", 1)
-    assert not shim.loaded  # reloaded for the new device when next used
+    assert (bilm.ops.name, bilm.ops.device_id) == ("cupy", 1)
+    assert not bilm.loaded  # reloaded for the new device when next used
     with pytest.warns(UserWarning, match=r"\[W021\].*GPU 1.*0 CUDA"):
-        assert shim.embedder.device.type == "cpu"
+        assert bilm.embedder.device.type == "cpu"
     nlp.get_pipe("elmo").model.to_cpu()
-    assert shim.ops.name == "numpy"
+    assert bilm.ops.name == "numpy"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert nlp("Back on the CPU .")._.elmo.shape == (5, 32)

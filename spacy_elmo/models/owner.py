@@ -1,0 +1,174 @@
+"""``BiLMOwner``: what an ``ElmoLayers`` model holds of its frozen biLM.
+
+The settings (which biLM, how it runs), the biLM's files (:class:`~.source.BiLMSource`,
+resolved from the settings once, or attached by a ``bilm_loader``, ``from_disk`` or
+``from_bytes``), the training-time layer cache and the loaded runtime. The runtime comes from
+:func:`spacy_elmo.shared.shared_embedder`, so pipelines with the same files share it.
+It is loaded by :meth:`BiLMOwner.load` (the ``elmo`` component's ``initialize``,
+``from_disk`` and ``from_bytes``), else on first use (a pipeline never initialised).
+"""
+
+import copy
+from typing import Optional, Tuple
+
+from thinc.api import Ops
+
+from ..embedder import ElmoEmbedder
+from ..memory import check_fits, device_memory, host_memory
+from ..settings import BiLMSettings
+from ..shared import SharedKey, shared_embedder
+from .cache import LayerCache
+from .device import device_for
+from .source import BiLMSource
+
+
+class BiLMOwner:
+    """Settings, files, layer cache and runtime of one ``ElmoLayers`` model."""
+
+    def __init__(
+        self, settings: BiLMSettings, ops: Ops, *, source: Optional[BiLMSource] = None
+    ) -> None:
+        self.settings = settings
+        self.ops = ops
+        #: Files attached explicitly (loader, from_disk, from_bytes); None: the settings'.
+        self.attached: Optional[BiLMSource] = source
+        self._resolved: Optional[BiLMSource] = None
+        self._embedder: Optional[ElmoEmbedder] = None
+        self.cache = LayerCache(settings.cache_size)
+        #: Set once the model runs in training mode; inference alone does not cache.
+        self.cache_active = False
+        #: The settings and runtime whose sizes were last checked (E115).
+        self._sizes_checked: Optional[Tuple[BiLMSettings, ElmoEmbedder]] = None
+
+    # --- files and settings -----------------------------------------------------------------
+    @property
+    def source(self) -> BiLMSource:
+        """The attached files, else those the settings name (resolved once)."""
+        if self.attached is not None:
+            return self.attached
+        if self._resolved is None:
+            self._resolved = BiLMSource.from_settings(self.settings)
+        return self._resolved
+
+    def attach(self, source: BiLMSource) -> None:
+        """Use these files instead of those the settings name; drops a loaded runtime."""
+        self.attached = source
+        self._unload()
+
+    def configure(self, settings: BiLMSettings) -> None:
+        """Use these settings; a loaded runtime is kept if the files, state, device and
+        precision it depends on are the same."""
+        old, self.settings = self.settings, settings
+        if _files_of(old) != _files_of(settings):
+            self._resolved = None
+            self._embedder = None
+        if _run_key(old) != _run_key(settings):
+            self._embedder = None
+        self.cache.max_tokens = settings.cache_size
+        self.cache.clear()
+
+    def _unload(self) -> None:
+        self._embedder = None
+        self.cache.clear()
+
+    # --- the runtime --------------------------------------------------------------------------
+    @property
+    def device(self) -> str:
+        """The torch device the biLM runs on (see :mod:`.device`)."""
+        return device_for(self.settings.device, self.ops)
+
+    @property
+    def loaded(self) -> bool:
+        return self._embedder is not None
+
+    def load(self) -> ElmoEmbedder:
+        """Load now (if not loaded): a missing or damaged file fails here, with its coded
+        error, rather than at the first doc."""
+        return self.embedder
+
+    @property
+    def embedder(self) -> ElmoEmbedder:
+        """The runtime, loaded on first access; E115 for settings too large for memory."""
+        embedder = self._embedder
+        if embedder is None:
+            embedder = self._embedder = self._shared()
+        checked = self._sizes_checked
+        if checked is None or checked[0] is not self.settings or checked[1] is not embedder:
+            check_setting_sizes(self.settings, embedder)
+            self._sizes_checked = (self.settings, embedder)
+        return embedder
+
+    def _shared(self) -> ElmoEmbedder:
+        source, settings, device = self.source, self.settings, self.device
+        state, precision = settings.state, settings.precision
+        source.check()  # coded errors for missing files before they are hashed
+        key = SharedKey(
+            digest=source.digest if state != "stateful" else "",
+            state=state,
+            device=device,
+            precision=precision,
+        )
+        return shared_embedder(
+            key, lambda: source.load(state=state, device=device, precision=precision)
+        )
+
+    def to_device(self, ops: Ops) -> None:
+        """Follow ``model.to_gpu(N)`` / ``model.to_cpu()`` when ``device = "auto"`` (the
+        biLM is moved when next used)."""
+        moved = (ops.name, ops.device_id) != (self.ops.name, self.ops.device_id)
+        if self.settings.device == "auto" and moved:
+            self._embedder = None
+        self.ops = ops
+
+    def copy(self) -> "BiLMOwner":
+        """A copy with its own empty cache; the frozen runtime is shared, except a stateful
+        one, which carries its own state."""
+        new = copy.copy(self)
+        new.cache = LayerCache(self.settings.cache_size)
+        new.cache_active = False
+        if self.settings.state == "stateful":
+            new._embedder = copy.deepcopy(self._embedder)
+        return new
+
+
+def check_setting_sizes(settings: BiLMSettings, embedder: ElmoEmbedder) -> None:
+    """E115 for a size-like setting that could never fit in memory, now that the biLM's
+    widths are known. Every token of the layer cache, and of a biLM call, is
+    ``(L + 1) * 2P`` float32 values: cached layers live on the host, a call's layers on the
+    biLM's device and then on the host."""
+    n_layers, width = embedder.n_layers, embedder.output_dim
+    host = ("cpu", host_memory())
+    places = [host]
+    if embedder.device.type != "cpu":
+        places.append((str(embedder.device), device_memory(embedder.device)))
+    default = BiLMSettings()
+    sizes = [
+        ("cache_size", settings.cache_size, default.cache_size, [host]),
+        ("max_batch_tokens", settings.max_batch_tokens, default.max_batch_tokens, places),
+        ("max_sentence_length", settings.max_sentence_length, default.max_sentence_length, places),
+        (
+            "window + 2 * overlap",
+            settings.window + 2 * settings.overlap,
+            default.window + 2 * default.overlap,
+            places,
+        ),
+    ]
+    for name, value, default_value, where in sizes:
+        for device, memory in where:
+            check_fits(
+                name,
+                value,
+                item_bytes=4 * n_layers * width,
+                what=f"{n_layers} layers x {width} float32 values per token",
+                device=device,
+                memory=memory,
+                advice=f" in [components.elmo.model] (default {default_value:,})",
+            )
+
+
+def _files_of(settings: BiLMSettings) -> Tuple[Optional[str], ...]:
+    return settings.name, settings.options_file, settings.weight_file
+
+
+def _run_key(settings: BiLMSettings) -> Tuple[str, str, str]:
+    return settings.state, settings.device, settings.precision
