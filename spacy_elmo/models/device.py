@@ -54,7 +54,9 @@ def select_device(
         return DeviceChoice(str(choice.device))
     if setting == "auto":
         return DeviceChoice("cpu", Warnings.W021.format(index=ops_device_id, count=cuda_count))
-    return DeviceChoice("cpu", Warnings.W020.format(device=setting, reason=choice.problem))
+    cuda = setting.startswith("cuda")  # the count says more than "not available" here
+    reason = f"torch sees {cuda_count} CUDA device(s)" if cuda else choice.problem
+    return DeviceChoice("cpu", Warnings.W020.format(device=setting, reason=reason))
 
 
 def device_for(setting: str, ops: Ops) -> str:
