@@ -137,5 +137,7 @@ def _load_in_memory(options: MemoryFile, weights: MemoryFile, *, device: str, pr
     if precision != "float32":
         from ..weights.lean import load_lean_bilm
 
-        return load_lean_bilm(options, weights, precision=precision, device=device)
+        # load_lean_bilm reads through load_options / iter_weights, which take open files
+        lean = load_lean_bilm(options, weights, precision=precision, device=device)  # type: ignore[arg-type]
+        return lean
     return load_bilm(options, weights, device=device)

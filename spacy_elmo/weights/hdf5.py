@@ -214,9 +214,9 @@ def iter_weights(config: ELMoConfig, path: ModelFile) -> Iterator[Tuple[str, np.
     check_size(config)
     shapes = expected_shapes(config)
     P = config.lstm.projection_dim
-    f, path = _open(path)
+    f, label = _open(path)
     with f:
-        present = _checked_datasets(f, path, config)
+        present = _checked_datasets(f, label, config)
         for key in shapes:
             if key not in present:
                 eye = key.endswith("W_proj")
@@ -225,10 +225,10 @@ def iter_weights(config: ELMoConfig, path: ModelFile) -> Iterator[Tuple[str, np.
             try:
                 value = np.asarray(present[key][...], dtype=np.float32)  # type: ignore[index]
             except (OSError, RuntimeError, ValueError, KeyError) as e:
-                raise ElmoFormatError(Errors.E009.format(path=path, key=key, error=e)) from None
+                raise ElmoFormatError(Errors.E009.format(path=label, key=key, error=e)) from None
             bad = int(value.size - np.isfinite(value).sum())
             if bad:
-                raise ElmoFormatError(Errors.E010.format(path=path, key=key, count=bad))
+                raise ElmoFormatError(Errors.E010.format(path=label, key=key, count=bad))
             yield key, value
 
 
