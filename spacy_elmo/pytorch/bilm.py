@@ -4,14 +4,15 @@ docs/format.md §5 (boundaries) and §9 (directions, layers, outputs).
 """
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import ElmoInputError, Errors
 from .char_cnn import CharCNN
-from .char_ids import BOS_IDS, EOS_IDS, MAX_CHAR_ID
+from .char_ids import BOS_IDS, EOS_IDS, MAX_CHAR_ID, batch_to_ids, tokens_to_ids
+from .char_vocab import TokenVocabulary, WordEmbedding
 from .config import ELMoConfig
 from .lstm import ElmoLstm, LSTMState, forget_gate_bias
 
@@ -64,9 +65,59 @@ class ELMoBiLM(nn.Module):
             config=config.char_cnn, output_dim=config.lstm.projection_dim, device=device
         )
         self.lstm = ElmoLstm(config=config.lstm, device=device)
+        # Dictionary input (ELMoForManyLangs): set by set_vocabulary; None reads UTF-8 bytes.
+        self.vocabulary: Optional[TokenVocabulary] = None
+        v = config.vocabulary
+        self.word_embedding: Optional[WordEmbedding] = None
+        if v is not None and v.has_words:
+            self.word_embedding = WordEmbedding(
+                n_words=v.n_words,
+                dim=v.word_dim,
+                output_dim=config.lstm.projection_dim,
+                device=device,
+            )
         self.register_buffer(
             "boundary_ids", torch.tensor([BOS_IDS, EOS_IDS], device=device), persistent=False
         )
+
+    def set_vocabulary(self, vocabulary: TokenVocabulary) -> None:
+        """Read tokens through ``vocabulary`` (the model's dictionaries) from now on."""
+        if vocabulary.width != self.id_width or self.config.vocabulary is None:
+            raise ElmoInputError(Errors.E022.format(width=vocabulary.width, expected=self.id_width))
+        self.vocabulary = vocabulary
+        self.boundary_ids = vocabulary.boundary_ids().to(self.boundary_ids.device)
+
+    @property
+    def id_width(self) -> int:
+        """Ids per token: the character slots, plus one word id with a word embedding."""
+        extra = 1 if self.word_embedding is not None else 0
+        return self.config.char_cnn.max_characters_per_token + extra
+
+    def tokens_to_ids(self, tokens: Sequence[str]) -> Tensor:
+        """Ids of words for :meth:`encode_ids`: UTF-8 bytes, or the model's dictionaries.
+        *Shape:* ``(N, id_width)``."""
+        if self.vocabulary is None:
+            return tokens_to_ids(tokens)
+        return self.vocabulary.tokens_to_ids(tokens)
+
+    def batch_to_ids(self, sentences: Sequence[Sequence[str]]) -> Tensor:
+        """Ids of sentences for :meth:`forward`. *Shape:* ``(B, T, id_width)``."""
+        if self.vocabulary is None:
+            return batch_to_ids(sentences)
+        return self.vocabulary.batch_to_ids(sentences)
+
+    def embed_words(self, words: Sequence[str]) -> Tensor:
+        """Context-independent vectors of words. *Shape:* ``(N, P)``, on the biLM's device."""
+        ids = self.tokens_to_ids(list(words)).to(self.char_cnn.proj_weight.device)
+        return self.encode_ids(ids)
+
+    def encode_ids(self, ids: Tensor) -> Tensor:
+        """Token vectors of real tokens' ids. *Shape:* ``(N, id_width)`` -> ``(N, P)``."""
+        n_chars = self.config.char_cnn.max_characters_per_token
+        out = self.char_cnn(ids[:, :n_chars])
+        if self.word_embedding is not None:
+            out = out + self.word_embedding(ids[:, n_chars])
+        return out
 
     @classmethod
     def without_lstm_weights(cls, config: ELMoConfig, *, device: torch.device) -> "ELMoBiLM":
@@ -101,7 +152,7 @@ class ELMoBiLM(nn.Module):
         mask = (char_ids > 0).any(dim=2)
         B, T, _ = char_ids.shape
         out = self.char_cnn.proj_weight.new_zeros(B, T, self.config.lstm.projection_dim)
-        out[mask] = self.char_cnn(char_ids[mask])
+        out[mask] = self.encode_ids(char_ids[mask])
         return out
 
     def forward(
@@ -152,7 +203,7 @@ class ELMoBiLM(nn.Module):
         T2 = T + 2
         positions = torch.arange(T2, device=device).unsqueeze(0)  # (1, T2)
         mask2 = positions < n.unsqueeze(1)  # (B, T2)
-        bos, eos = self.char_cnn(self.boundary_ids)  # (P,), (P,)
+        bos, eos = self.encode_ids(self.boundary_ids)  # (P,), (P,)
         x = token_emb.new_zeros(B, T2, P)
         if T:
             word_mask = (positions[:, 1 : T + 1] <= lengths.unsqueeze(1)).unsqueeze(2)
@@ -183,9 +234,15 @@ class ELMoBiLM(nn.Module):
         return BiLMOutput(layers, mask, final)
 
     def _check_char_ids(self, char_ids: Tensor) -> None:
-        n_chars = self.config.char_cnn.max_characters_per_token
+        n_chars = self.id_width
         if char_ids.dim() != 3 or char_ids.shape[2] != n_chars:
             raise ElmoInputError(Errors.E101.format(n_chars=n_chars, shape=tuple(char_ids.shape)))
-        if char_ids.numel() and (int(char_ids.min()) < 0 or int(char_ids.max()) > MAX_CHAR_ID):
-            bad = int(char_ids.min()) if int(char_ids.min()) < 0 else int(char_ids.max())
-            raise ElmoInputError(Errors.E102.format(value=bad, max_id=MAX_CHAR_ID))
+        chars = char_ids[..., : self.config.char_cnn.max_characters_per_token]
+        max_id = MAX_CHAR_ID if self.vocabulary is None else self.config.char_cnn.n_characters - 1
+        if chars.numel() and (int(chars.min()) < 0 or int(chars.max()) > max_id):
+            bad = int(chars.min()) if int(chars.min()) < 0 else int(chars.max())
+            raise ElmoInputError(Errors.E102.format(value=bad, max_id=max_id))
+        if self.word_embedding is not None and char_ids.numel():
+            words, n_words = char_ids[..., -1], self.word_embedding.embed.shape[0] - 1
+            if int(words.min()) < 0 or int(words.max()) > n_words:
+                raise ElmoInputError(Errors.E102.format(value=int(words.max()), max_id=n_words))

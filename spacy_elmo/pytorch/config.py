@@ -5,7 +5,7 @@ dataclasses know nothing about files.
 """
 
 from dataclasses import dataclass, field, replace
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 from ..errors import ElmoFormatError, Errors
 from ..validation import invalid, is_int, is_number
@@ -73,15 +73,39 @@ class LSTMConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class VocabularyConfig:
+    """Token input from dictionaries instead of UTF-8 bytes (ELMoForManyLangs models).
+
+    Character ids come from the model's character dictionary (``n_characters - 1`` entries,
+    shifted by one so 0 stays the padding id), and an optional word embedding of ``word_dim``
+    from its word dictionary (``n_words`` entries) is projected and added to the char-CNN
+    output (one projection of ``[word; chars]``, split in two).
+
+    :param n_words: Entries of the word dictionary (0: no word embedding).
+    :param word_dim: Width of the word embedding (0: none).
+    """
+
+    n_words: int = 0
+    word_dim: int = 0
+
+    @property
+    def has_words(self) -> bool:
+        return self.word_dim > 0
+
+
+@dataclass(frozen=True, kw_only=True)
 class ELMoConfig:
     """Architecture of an ELMo biLM.
 
     :param char_cnn: The character CNN.
     :param lstm: The bidirectional LSTM stacks.
+    :param vocabulary: ``None`` (bilm-tf: UTF-8 byte ids, 262 of them), or the dictionaries
+        of an ELMoForManyLangs model (:class:`VocabularyConfig`).
     """
 
     char_cnn: CharCNNConfig = field(default_factory=CharCNNConfig)
     lstm: LSTMConfig = field(default_factory=LSTMConfig)
+    vocabulary: Optional[VocabularyConfig] = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -103,7 +127,9 @@ class ELMoConfig:
         conv = sum(w * e * n + n for w, n in c.filters)
         highway = c.n_highway * (2 * F * F + 2 * F)
         lstm = 2 * l.n_layers * (2 * P * 4 * D + 4 * D + D * P)
-        return conv + (c.n_characters - 1) * e + highway + F * P + P + lstm
+        v = self.vocabulary
+        words = 0 if v is None else v.n_words * v.word_dim + v.word_dim * P
+        return conv + (c.n_characters - 1) * e + highway + F * P + P + lstm + words
 
     def flops_per_token(self) -> int:
         """Forward FLOPs per token position (2 per multiply-add), docs/format.md §14."""
@@ -140,14 +166,16 @@ class ELMoConfig:
             bad("lstm.use_skip_connections", l.use_skip_connections, "true or false")
         if c.activation not in ("relu", "tanh"):
             bad("char_cnn.activation", c.activation, "'relu' or 'tanh'")
-        if c.n_characters != N_CHARACTERS:
+        if self.vocabulary is not None:
+            self._validate_vocabulary(bad)
+        elif c.n_characters != N_CHARACTERS:
             bad(
                 "char_cnn.n_characters",
                 c.n_characters,
                 f"{N_CHARACTERS} at inference (261 is the bilm-tf training value: set it to "
                 f"{N_CHARACTERS} in options.json)",
             )
-        if c.max_characters_per_token != MAX_CHARS:
+        if self.vocabulary is None and c.max_characters_per_token != MAX_CHARS:
             bad(
                 "char_cnn.max_characters_per_token",
                 c.max_characters_per_token,
@@ -164,8 +192,24 @@ class ELMoConfig:
                 bad(
                     "char_cnn.filters",
                     list(map(list, c.filters)),
-                    "[width, count] pairs of positive integers with width <= 50",
+                    "[width, count] pairs of positive integers with width <= "
+                    f"{c.max_characters_per_token}",
                 )
+
+    def _validate_vocabulary(self, bad: Callable[[str, object, str], None]) -> None:
+        """Dictionary input: any number of characters (two at least: the begin/end-of-word
+        symbols), token slots for a word of one character and its two markers."""
+        c, v = self.char_cnn, self.vocabulary
+        assert v is not None
+        if not is_int(c.n_characters, low=3):
+            bad("char_cnn.n_characters", c.n_characters, "an integer >= 3 (dictionary + 1)")
+        if not is_int(c.max_characters_per_token, low=3):
+            bad("char_cnn.max_characters_per_token", c.max_characters_per_token, "an int >= 3")
+        for key, value in (("vocabulary.n_words", v.n_words), ("word_dim", v.word_dim)):
+            if not is_int(value, low=0):
+                bad(key, value, "a non-negative integer")
+        if (v.word_dim > 0) != (v.n_words > 0):
+            bad("vocabulary.n_words", v.n_words, "> 0 exactly when word_dim > 0")
 
 
 def _preset(D: int, P: int, n_highway: int) -> ELMoConfig:
@@ -195,6 +239,7 @@ __all__ = [
     "CharCNNConfig",
     "LSTMConfig",
     "ELMoConfig",
+    "VocabularyConfig",
     "PRESETS",
     "preset",
     "replace",
