@@ -78,6 +78,15 @@ class Warnings(metaclass=ErrorsWithCodes):
         "'{path}' has no SHA-256 digest (written by an older version of spacy-elmo), so "
         "damaged bytes cannot be detected; it is loaded as it is."
     )
+    W038 = (
+        "The biLM is never updated in this run ({why}): only the softmax trains, and the "
+        "written biLM equals BASE. Raise training.max_steps above adapt.freeze_bilm_steps and "
+        "keep adapt.bilm_lr_scale above 0 to adapt it (this setting is useful as a control)."
+    )
+    W039 = (
+        "No --dev file: the model card of '{path}' has no held-out perplexity, so whether "
+        "adapting helped is not measured. Pass held-out text of the domain with --dev."
+    )
 
     # --- W010-W014: model catalogue and downloads ---------------------------------------
     W010 = (
@@ -88,6 +97,12 @@ class Warnings(metaclass=ErrorsWithCodes):
     W012 = (
         "The cached file '{path}' (from {source}) failed its check ({error}); it was "
         "removed and is fetched again."
+    )
+    W013 = (
+        "The biLM '{model}' was trained on {model_lang!r} text, but this pipeline's language "
+        "is {nlp_lang!r}: its vectors will be of little use. Pick a model for {nlp_lang!r} "
+        "(python -m spacy_elmo models --lang {nlp_lang}), or make the pipeline with "
+        "spacy.blank({model_lang!r})."
     )
 
     # --- W015-W019: corpus embedding (``embed``) -----------------------------------------
@@ -187,6 +202,52 @@ class Errors(metaclass=ErrorsWithCodes):
         "the datasets the options imply (docs/format.md §3). options.json and "
         "weights.hdf5 most likely come from different models: use the options.json published "
         "with these weights, or, if the entries are really unused, copy the file without them."
+    )
+
+    # --- E020-E029: ELMoForManyLangs model folders ----------------------------------------
+    E020 = (
+        "The ELMoForManyLangs model folder '{folder}' has no {what} ('{path}'). A model "
+        "unpacked from its archive holds config.json, the network config it names, char.dic, "
+        "word.dic (with a word embedding), token_embedder.pkl and encoder.pkl: unpack the "
+        "archive again, or point to the folder that holds config.json."
+    )
+    E021 = (
+        "The dictionaries of this ELMoForManyLangs model lack the symbols {missing}, which "
+        "the package's loader requires (begin/end of word, unknown, padding, sentence "
+        "boundaries). char.dic or word.dic is truncated or from another model: unpack the "
+        "archive again."
+    )
+    E022 = (
+        "A token vocabulary giving {width} ids per token does not fit a biLM reading "
+        "{expected} ids per token (or a biLM of UTF-8 byte ids). Build the biLM from the "
+        "same model's config (spacy_elmo.weights.manylangs.load_manylangs)."
+    )
+    E023 = (
+        "'{path}' line {line}: {problem}. Every line of an ELMoForManyLangs dictionary is "
+        "'<symbol>\\t<id>' with a unique non-negative integer id below the embedding's row "
+        "count. The file is damaged: unpack the archive again."
+    )
+    E024 = (
+        "'{path}' could not be read as tensors only ({error}). ELMoForManyLangs weights are "
+        "PyTorch state dicts; this package opens them with torch.load(weights_only=True) "
+        "and never runs code stored in a pickle. Use the file from the model's archive, or "
+        "re-save it as a plain state dict (torch.save(module.state_dict(), path))."
+    )
+    E025 = (
+        "'{path}' does not match the model's config: {problem}. The .pkl files and the "
+        "network config ({config}) come from different models, or the file is damaged: use "
+        "the files of one archive together."
+    )
+    E026 = (
+        "The ELMoForManyLangs config '{path}' sets {key} = {value!r}; this package loads "
+        "{expected}. Every published ELMoForManyLangs model uses the token embedder 'cnn' "
+        "and the encoder 'elmo' (elmoformanylangs/configs/cnn_50_100_512_4096_sample.json); "
+        "use one of those, or the elmoformanylangs package itself for other layouts."
+    )
+    E027 = (
+        "'{path}' is not a usable ELMoForManyLangs config ({error}). config.json is a JSON "
+        "object whose 'config_path' names the network config (a JSON object with "
+        "'token_embedder' and 'encoder' sections) in the same folder."
     )
 
     # --- E1xx: model input and runtime --------------------------------------------------
@@ -507,6 +568,31 @@ class Errors(metaclass=ErrorsWithCodes):
         "`pretrain-pack` again, or pack the run again."
     )
 
+    # --- E327-E339: adapting a trained biLM to a domain (``adapt``) -----------------------
+    E327 = (
+        "BASE '{base}' is not a biLM that `adapt` can start from: {problem}. Pass a model name "
+        "(`python -m spacy_elmo models` lists them), a folder holding options.json and "
+        "weights.hdf5, an options.json together with --weight-file (paths, http(s):// URLs or "
+        "hf://OWNER/REPO[@REV]/PATH), or hf://OWNER/REPO[@REV][/FOLDER]."
+    )
+    E328 = (
+        "`adapt` needs domain text: {problem}. Pass one or more --train files (UTF-8 text, one "
+        "sentence or paragraph per line; add --pretokenized if tokens are separated by spaces)."
+    )
+    E329 = (
+        "OUTPUT_DIR '{path}' holds an adaptation of a different {what} ({found} there, "
+        "{expected} now). Re-run with the same BASE and domain files to resume it, or pass a "
+        "new OUTPUT_DIR."
+    )
+    E330 = (
+        "OUTPUT_DIR '{path}' cannot hold an adaptation: {problem}. Pass a new or empty folder, "
+        "or the OUTPUT_DIR of an earlier `adapt` run to resume it."
+    )
+    E331 = (
+        "The `adapt` config sets {key}={value!r}, which `adapt` decides itself: {why}. Remove "
+        "it from the config or the command line."
+    )
+
     # --- E401-E449: model catalogue, locations, downloads and the cache -----------------
     E401 = (
         "Unknown biLM name {name!r}.{close} Known names: {names}. Run `python -m spacy_elmo "
@@ -616,6 +702,28 @@ class Errors(metaclass=ErrorsWithCodes):
         "Could not fetch the model '{name}' from any of its {n} places: {failures}. Check "
         "the network or proxy settings; with no network, copy the cache from a connected "
         "machine (docs/models.md) and set SPACY_ELMO_OFFLINE=1."
+    )
+
+    # --- E430-E439: model archives (NLPL zip files) ----------------------------------------
+    E430 = (
+        "The archive '{path}' holds a member that cannot be unpacked safely: {member!r} "
+        "({reason}). Nothing was unpacked. Archives are unpacked only into the cache, with "
+        "relative paths and plain files; download the model from its repository again, or "
+        "unpack it yourself and load the folder."
+    )
+    E431 = (
+        "The archive '{path}' would unpack to {size:,} bytes in {count:,} files, more than "
+        "the {limit:,} bytes / {max_files:,} files allowed for a model. Nothing was "
+        "unpacked. The file is not a model archive (or is a zip bomb); check its source."
+    )
+    E432 = (
+        "'{path}' is not a readable zip archive ({error}). A damaged download is removed; "
+        "fetch it again (python -m spacy_elmo download NAME)."
+    )
+    E433 = (
+        "The archive '{path}' holds no ELMo model: neither options.json with an .hdf5 "
+        "weights file (bilm-tf / NLPL) nor config.json with encoder.pkl (ELMoForManyLangs). "
+        "Found: {found}. Check that the catalogue entry points to an ELMo model."
     )
 
     # --- E501-E549: corpus embedding (``embed``) -----------------------------------------

@@ -7,6 +7,7 @@ import typer
 
 # Importing a command module registers its commands on ``app``.
 from . import (  # noqa: F401
+    adapt,
     bench,
     convert,
     embed,

@@ -1,11 +1,12 @@
 """What a pretraining run is made of: the architecture, the model (biLM + softmax), the
-optimizer, a start from exported weights, and the fingerprint that resumption checks."""
+optimizer (one learning rate, or a lower one for a trained biLM), a start from trained
+weights, and the fingerprint that resumption checks."""
 
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union, cast
+from typing import Any, Dict, List, Optional, Tuple, Union, cast
 
 import torch
 
@@ -70,11 +71,27 @@ def build_model(
     return BiLMLanguageModel(bilm=bilm, softmax=softmax, dropout=config.training.dropout)
 
 
-def make_optimizer(model: torch.nn.Module, config: PretrainConfig) -> torch.optim.Optimizer:
+def parameter_groups(model: BiLMLanguageModel, config: PretrainConfig) -> List[Dict[str, Any]]:
+    """One group at ``optimizer.lr`` (pretraining); with ``adapt.bilm_lr_scale`` other than 1,
+    the biLM in a group of its own at ``lr x scale`` and the softmax at ``lr``. Each group
+    carries its ``lr_scale`` so that the schedule can scale the rate of every step."""
+    scale = config.adapt.bilm_lr_scale
+    if scale == 1.0:  # one group, as runs before discriminative rates (checkpoints resume)
+        return [{"params": list(model.parameters()), "lr_scale": 1.0}]
+    bilm = list(model.bilm.parameters())
+    ids = {id(p) for p in bilm}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    return [{"params": bilm, "lr_scale": scale}, {"params": rest, "lr_scale": 1.0}]
+
+
+def make_optimizer(model: BiLMLanguageModel, config: PretrainConfig) -> torch.optim.Optimizer:
     o = config.optimizer
+    groups = parameter_groups(model, config)
+    for group in groups:
+        group["lr"] = o.lr * group["lr_scale"]
     if o.name == "adagrad":
         return torch.optim.Adagrad(
-            model.parameters(),
+            groups,
             lr=o.lr,
             initial_accumulator_value=o.adagrad_init,
             weight_decay=o.weight_decay,
@@ -82,27 +99,56 @@ def make_optimizer(model: torch.nn.Module, config: PretrainConfig) -> torch.opti
     # tuple(): betas given as a list in Python code still reach the optimizer (and its
     # state_dict in checkpoints) as a tuple. The config declares two floats.
     betas = cast(Tuple[float, float], tuple(o.betas))
-    return torch.optim.AdamW(model.parameters(), lr=o.lr, betas=betas, weight_decay=o.weight_decay)
+    return torch.optim.AdamW(groups, lr=o.lr, betas=betas, weight_decay=o.weight_decay)
 
 
 def softmax_payload(model: BiLMLanguageModel) -> Dict[str, Any]:
     return {"state_dict": model.softmax.state_dict(), **model.softmax.spec()}
 
 
-def init_from(init_dir: Path, model: BiLMLanguageModel, vocab: Vocab) -> bool:
+@dataclass(frozen=True)
+class InitFiles:
+    """Where a run starts from: a trained biLM, and optionally the softmax trained with it.
+
+    ``softmax`` and ``vocab`` are both set or both ``None`` (published bilm-tf files have no
+    softmax: the run builds a new one for its own vocabulary).
+    """
+
+    options: Path
+    weights: Path
+    softmax: Optional[Path] = None
+    vocab: Optional[Path] = None
+
+    @classmethod
+    def from_dir(cls, init_dir: Union[str, Path]) -> "InitFiles":
+        """``options.json`` + ``weights.hdf5`` (+ ``softmax.pt`` and ``vocab.txt``); E305
+        when one of the first two is missing."""
+        init_dir = Path(init_dir)
+        missing = [n for n in ("options.json", "weights.hdf5") if not (init_dir / n).is_file()]
+        if missing:
+            raise ElmoInputError(Errors.E305.format(path=init_dir, missing=", ".join(missing)))
+        sm, vocab = init_dir / "softmax.pt", init_dir / "vocab.txt"
+        with_softmax = sm.is_file() and vocab.is_file()
+        return cls(
+            options=init_dir / "options.json",
+            weights=init_dir / "weights.hdf5",
+            softmax=sm if with_softmax else None,
+            vocab=vocab if with_softmax else None,
+        )
+
+
+def init_from(init: InitFiles, model: BiLMLanguageModel, vocab: Vocab) -> bool:
     """Load the biLM (and the softmax when it was saved with this vocabulary)."""
-    load_weights(model.bilm, init_dir / "weights.hdf5")
-    sm = init_dir / "softmax.pt"
-    if sm.is_file() and (init_dir / "vocab.txt").is_file():
-        payload = safe_torch_load(sm)
-        if Vocab.load(init_dir / "vocab.txt").words == vocab.words and payload["n_words"] == len(
-            vocab
-        ):
-            try:
-                model.softmax.load_state_dict(payload["state_dict"])
-                return True
-            except RuntimeError:
-                return False
+    load_weights(model.bilm, init.weights)
+    if init.softmax is None or init.vocab is None:
+        return False
+    payload = safe_torch_load(init.softmax)
+    if Vocab.load(init.vocab).words == vocab.words and payload["n_words"] == len(vocab):
+        try:
+            model.softmax.load_state_dict(payload["state_dict"])
+            return True
+        except RuntimeError:
+            return False
     return False
 
 
@@ -135,6 +181,8 @@ def fingerprint(
         "optimizer": _optimizer_fingerprint(config.optimizer),
         "seed": config.training.seed,
         "dropout": config.training.dropout,
+        # Only when set: runs from before the section existed resume unchanged.
+        **({} if config.adapt.is_default else {"adapt": asdict(config.adapt)}),
     }
 
 
@@ -144,8 +192,11 @@ def check_fingerprint(found: Dict[str, Any], expected: Dict[str, Any], path: Pat
     for values in (found, expected):
         for key in SCHEDULE_KEYS:
             values.get("optimizer", {}).pop(key, None)
-    for key in expected:
-        if found.get(key) != expected[key]:
+    # "adapt" is in a fingerprint only when set: resuming without it must be refused too.
+    for key in [*expected, *(["adapt"] if "adapt" in found and "adapt" not in expected else [])]:
+        if found.get(key) != expected.get(key):
             raise ElmoInputError(
-                Errors.E304.format(path=path, key=key, found=found.get(key), expected=expected[key])
+                Errors.E304.format(
+                    path=path, key=key, found=found.get(key), expected=expected.get(key)
+                )
             )

@@ -1,8 +1,8 @@
 """Typed, keyword-only settings of a biLM pretraining run (every hyperparameter lives here).
 
 A run is described by one JSON file (``configs/pretrain_default.json``) with the sections
-``model``, ``data``, ``batching``, ``softmax``, ``optimizer`` and ``training``; see
-:func:`config_from_dict`.
+``model``, ``data``, ``batching``, ``softmax``, ``optimizer``, ``training`` and (for
+continued training, ``adapt``) ``adapt``; see :func:`config_from_dict`.
 """
 
 import json
@@ -196,6 +196,33 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AdaptConfig:
+    """Continued training of a trained biLM (``python -m spacy_elmo adapt``).
+
+    The defaults leave pretraining as it was: every parameter trains from the first step at
+    ``optimizer.lr``.
+
+    :param freeze_bilm_steps: The first steps train the softmax alone (the biLM does not
+        change): a new softmax on top of a trained biLM starts random, and its first large
+        gradients would otherwise flow into the biLM and undo some of its training.
+    :param bilm_lr_scale: The biLM's learning rate is ``optimizer.lr`` times this (the
+        softmax keeps ``optimizer.lr``): discriminative fine-tuning, small steps for the
+        trained part, larger ones for the new part. ``0`` keeps the biLM frozen throughout.
+    """
+
+    freeze_bilm_steps: int = 0
+    bilm_lr_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_int("adapt.freeze_bilm_steps", self.freeze_bilm_steps, low=0)
+        check_float("adapt.bilm_lr_scale", self.bilm_lr_scale, low=0.0, high=100.0)
+
+    @property
+    def is_default(self) -> bool:
+        return self == AdaptConfig()
+
+
+@dataclass(frozen=True, kw_only=True)
 class PretrainConfig:
     """A whole pretraining run.
 
@@ -209,6 +236,7 @@ class PretrainConfig:
     softmax: SoftmaxConfig = field(default_factory=SoftmaxConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
 
     def to_dict(self) -> Dict[str, Any]:
         return json.loads(json.dumps(asdict(self)))
@@ -220,6 +248,7 @@ _SECTIONS = {
     "softmax": SoftmaxConfig,
     "optimizer": OptimizerConfig,
     "training": TrainingConfig,
+    "adapt": AdaptConfig,
 }
 
 
@@ -306,6 +335,7 @@ __all__ = [
     "SoftmaxConfig",
     "OptimizerConfig",
     "TrainingConfig",
+    "AdaptConfig",
     "PretrainConfig",
     "config_from_dict",
     "load_config",

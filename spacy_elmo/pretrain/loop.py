@@ -29,6 +29,7 @@ from ..weights import load_options
 from . import checkpoint as ckpt
 from .batching import StreamBatcher
 from .build import (
+    InitFiles,
     build_model,
     check_fingerprint,
     check_model_size,
@@ -53,11 +54,15 @@ def pretrain(
     config: PretrainConfig,
     output_dir: Union[str, Path],
     *,
-    init_weights: Optional[Union[str, Path]] = None,
+    init_weights: Optional[Union[str, Path, InitFiles]] = None,
     device: Optional[str] = None,
     progress: bool = True,
 ) -> Dict[str, Any]:
     """Train (or resume training) a biLM; see the module docstring.
+
+    ``init_weights``: a folder with ``options.json`` + ``weights.hdf5`` (+ ``softmax.pt`` and
+    ``vocab.txt``), or :class:`~.build.InitFiles` (e.g. files resolved from a model name);
+    the architecture is then the one of those files.
 
     Re-running the same call after an interruption continues from the newest checkpoint in
     ``output_dir/checkpoints``. At the end, ``output_dir`` holds ``options.json``,
@@ -97,14 +102,10 @@ class RunState:
     t_plot: float = 0.0
 
 
-def _check_init_dir(init_weights: Optional[Union[str, Path]]) -> Optional[Path]:
-    if init_weights is None:
-        return None
-    init_dir = Path(init_weights)
-    missing = [n for n in ("options.json", "weights.hdf5") if not (init_dir / n).is_file()]
-    if missing:
-        raise ElmoInputError(Errors.E305.format(path=init_dir, missing=", ".join(missing)))
-    return init_dir
+def _init_files(init_weights: Optional[Union[str, Path, InitFiles]]) -> Optional[InitFiles]:
+    if init_weights is None or isinstance(init_weights, InitFiles):
+        return init_weights
+    return InitFiles.from_dir(init_weights)
 
 
 def _prepare_data(config: PretrainConfig, out: Path, ctx: DistContext) -> Dict[str, Any]:
@@ -125,11 +126,10 @@ def _prepare_data(config: PretrainConfig, out: Path, ctx: DistContext) -> Dict[s
     return texts
 
 
-def _vocabulary(config: PretrainConfig, init_dir: Optional[Path], text: EncodedText) -> Vocab:
+def _vocabulary(config: PretrainConfig, init: Optional[InitFiles], text: EncodedText) -> Vocab:
     """The vocabulary of a continued softmax, or the corpus's most frequent words."""
-    if init_dir is not None and (init_dir / "vocab.txt").is_file():
-        if (init_dir / "softmax.pt").is_file():
-            return Vocab.load(init_dir / "vocab.txt")
+    if init is not None and init.vocab is not None:
+        return Vocab.load(init.vocab)
     return Vocab.from_counts(text, size=config.data.vocab_size, min_count=config.data.min_count)
 
 
@@ -164,28 +164,24 @@ class TrainingRun:
         cls,
         config: PretrainConfig,
         out: Path,
-        init_weights: Optional[Union[str, Path]],
+        init_weights: Optional[Union[str, Path, InitFiles]],
         ctx: DistContext,
     ) -> "TrainingRun":
         """Check the settings, prepare the data, build the model and the optimizer."""
         tc, bc = config.training, config.batching
         if tc.threads:
             torch.set_num_threads(tc.threads)
-        init_dir = _check_init_dir(init_weights)
-        arch = (
-            load_options(init_dir / "options.json")
-            if init_dir
-            else resolve_architecture(config.model)
-        )
+        init = _init_files(init_weights)
+        arch = load_options(init.options) if init else resolve_architecture(config.model)
         check_model_size(arch, config.data.vocab_size, "pretraining model")  # before the data
         out.mkdir(parents=True, exist_ok=True)
         (out / "checkpoints").mkdir(exist_ok=True)
         texts = _prepare_data(config, out, ctx)
-        vocab = _vocabulary(config, init_dir, texts["train"])
+        vocab = _vocabulary(config, init, texts["train"])
         torch.manual_seed(tc.seed)
         model = build_model(arch, vocab, config).to(ctx.device)
-        if init_dir is not None:
-            init_from(init_dir, model, vocab)
+        if init is not None:
+            init_from(init, model, vocab)
         batcher = StreamBatcher(
             texts["train"],
             n_rows=bc.batch_size * ctx.world_size,
@@ -278,8 +274,10 @@ class TrainingRun:
         inputs = torch.from_numpy(np.ascontiguousarray(window.inputs, dtype=np.int64)).to(device)
         targets = lm_targets(window.targets, type_to_out).to(device)
         if o.warmup_steps or o.schedule != "constant":
+            lr = learning_rate(step, o, self.total_steps)
             for group in self.optimizer.param_groups:
-                group["lr"] = learning_rate(step, o, self.total_steps)
+                group["lr"] = lr * group.get("lr_scale", 1.0)
+        self._freeze_bilm(step)
         result = self.model(inputs, targets, char_table, state.lstm_state)
         self._check_finite(state, result.loss)
         self.optimizer.zero_grad(set_to_none=True)
@@ -297,6 +295,14 @@ class TrainingRun:
         state.window_nll += result.nll.double().cpu()
         state.window_n += result.n_targets.double().cpu()
         return result
+
+    def _freeze_bilm(self, step: int) -> None:
+        """No gradient for the biLM while only the softmax trains (``adapt`` section): its
+        parameters stay as loaded, and the backward pass stops at the top layer."""
+        a = self.config.adapt
+        frozen = step < a.freeze_bilm_steps or a.bilm_lr_scale == 0.0
+        for p in self.model.bilm.parameters():
+            p.requires_grad_(not frozen)
 
     def _check_finite(self, state: RunState, value: torch.Tensor, what: str = "loss") -> None:
         if self.ctx.any(not math.isfinite(float(value.detach()))):
@@ -316,8 +322,11 @@ class TrainingRun:
         every ``eval_every_steps``."""
         tc, step = self.config.training, state.step
         do_log = finished or (tc.log_every_steps and step % tc.log_every_steps == 0)
+        # The end of a softmax-only warm-up is evaluated too: the trained biLM with a softmax
+        # for the new text, the baseline that continued training is measured against.
+        warmed_up = step == self.config.adapt.freeze_bilm_steps
         do_eval = bool(self.dev_texts) and (
-            finished or (tc.eval_every_steps and step % tc.eval_every_steps == 0)
+            finished or warmed_up or (tc.eval_every_steps and step % tc.eval_every_steps == 0)
         )
         if not (do_log or do_eval):
             return
@@ -346,7 +355,9 @@ class TrainingRun:
             "train_ppl_fwd": math.exp(per[0]),
             "train_ppl_bwd": math.exp(per[1]),
             "train_ppl": math.exp(sum(per) / 2),
-            "lr": self.optimizer.param_groups[0]["lr"],
+            "lr": self.optimizer.param_groups[-1]["lr"],  # the softmax's (last group)
+            "bilm_frozen": state.step <= self.config.adapt.freeze_bilm_steps
+            or self.config.adapt.bilm_lr_scale == 0.0,
         }
 
     def evaluate(self) -> Dict[str, float]:

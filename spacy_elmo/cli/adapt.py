@@ -1,0 +1,66 @@
+"""``python -m spacy_elmo adapt``: a shim over :func:`spacy_elmo.pretrain.adapt.adapt`."""
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import typer
+
+from .app import app
+from .pretrain import _parse_overrides
+
+
+def _extra_overrides(args: List[str]) -> Dict[str, Any]:
+    """``--section.key value`` or ``--section.key=value`` pairs, as `pretrain` reads them."""
+    overrides: Dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if "=" in arg:
+            overrides.update(_parse_overrides([arg]))
+            i += 1
+        elif arg.startswith("--") and i + 1 < len(args):
+            overrides.update(_parse_overrides([f"{arg}={args[i + 1]}"]))
+            i += 2
+        else:
+            raise typer.BadParameter(f"unexpected argument {arg!r}")
+    return overrides
+
+
+# fmt: off
+@app.command("adapt", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def adapt_cli(
+    ctx: typer.Context,
+    base: str = typer.Argument(..., help="The biLM to start from: a model name (default, small, original, ...; see `models`), a folder with options.json + weights.hdf5, an options.json (path, URL or hf://) with --weight-file, or hf://OWNER/REPO[@REV][/FOLDER]."),
+    output_dir: Path = typer.Argument(..., help="Run folder: checkpoints, log, then options.json, weights.hdf5, softmax.pt, vocab.txt, MODEL_CARD.md. Re-run to resume."),
+    train: Optional[List[Path]] = typer.Option(None, "--train", help="Domain text file(s), one sentence or paragraph per line."),
+    dev: Optional[List[Path]] = typer.Option(None, "--dev", help="Held-out domain text for the perplexity of the base and the adapted model."),
+    weight_file: Optional[str] = typer.Option(None, "--weight-file", help="weights.hdf5 (path, URL or hf://) when BASE is an options.json."),
+    config_path: Optional[Path] = typer.Option(None, "--config", "-c", help="JSON config in the pretraining format without `model`, e.g. configs/adapt_default.json (default: the built-in adapt defaults)."),
+    pretokenized: bool = typer.Option(False, "--pretokenized", help="--train/--dev files are whitespace-tokenized (no spaCy tokenizer)."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many steps in total (default: training.max_epochs)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: cuda if available)."),
+    no_progress: bool = typer.Option(False, "--no-progress"),
+) -> None:
+    """Adapt a trained biLM to a domain's text: a new softmax for the domain's vocabulary
+    (trained alone first), then the biLM at a lower learning rate. Extra args
+    `--section.key value` override the config, e.g. `--adapt.bilm_lr_scale 0.2`."""
+    # fmt: on
+    from ..pretrain.adapt import (
+        adapt,
+        default_adapt_config,
+        load_adapt_config,
+        with_adapt_overrides,
+    )
+
+    config = load_adapt_config(config_path) if config_path else default_adapt_config()
+    overrides = _extra_overrides(list(ctx.args))
+    if max_steps is not None:
+        overrides["training.max_steps"] = max_steps
+    if overrides:
+        config = with_adapt_overrides(config, overrides)
+    result = adapt(
+        base, output_dir, train=train or (), dev=dev or (), weight_file=weight_file,
+        config=config, pretokenized=pretokenized, device=device, progress=not no_progress,
+    )
+    typer.echo(json.dumps(result, indent=2), err=True)
