@@ -20,7 +20,7 @@ from torch import Tensor
 from .errors import ElmoInputError, Errors, Warnings
 from .memory import check_fits, device_memory
 from .pytorch.bilm import ELMoBiLM
-from .pytorch.char_ids import check_sentences, tokens_to_ids
+from .pytorch.char_ids import check_sentences
 from .pytorch.config import ELMoConfig
 from .pytorch.device import resolve_device
 from .pytorch.fork_safety import register_fork_handler
@@ -505,7 +505,7 @@ class ElmoEmbedder:
         if not words:
             return torch.zeros(0, P, device=self.device)
         parts = [
-            self.bilm.char_cnn(tokens_to_ids(words[i : i + chunk]).to(self.device))
+            self.bilm.embed_words(words[i : i + chunk])  # UTF-8 bytes or the model's dictionaries
             for i in range(0, len(words), chunk)
         ]
         return torch.cat(parts)

@@ -65,13 +65,13 @@ class TokenVocabulary:
 
     def _token_ids(self, token: str) -> List[int]:
         c = self.chars
-        # The package cuts a token to max_chars - 2 code points before both look-ups.
-        token = token[: self.max_chars - 2]
         ids = [c["<pad>"]] * self.max_chars
         ids[0] = c["<eow>"]
-        if token in ("<bos>", "<eos>"):
+        if token in ("<bos>", "<eos>"):  # the boundaries, which the package never cuts
             inner = [c[token]]
         else:
+            # The package cuts a token to max_chars - 2 code points before both look-ups.
+            token = token[: self.max_chars - 2]
             inner = [c.get(ch, c["<oov>"]) for ch in token]
         ids[1 : len(inner) + 1] = inner
         ids[len(inner) + 1] = c["<bow>"]

@@ -14,7 +14,6 @@ from ..errors import ElmoInputError, Errors
 from ..runtime_settings import STATE_MODES  # noqa: F401  (importable from here too)
 from ..runtime_settings import check_state as check_state_mode  # noqa: F401
 from .bilm import ELMoBiLM
-from .char_ids import batch_to_ids
 from .lstm import LSTMState
 
 
@@ -37,7 +36,7 @@ def warm_state(bilm: ELMoBiLM, sentences: Sequence[Sequence[str]]) -> LSTMState:
     device = bilm.char_cnn.proj_weight.device
     state: Optional[LSTMState] = None
     for sentence in sentences:
-        out = bilm(batch_to_ids([list(sentence)]).to(device), state)
+        out = bilm(bilm.batch_to_ids([list(sentence)]).to(device), state)
         state = out.final_state
     return state if state is not None else bilm.zero_state(1)
 

@@ -17,6 +17,7 @@ The ``.pkl`` files are opened with ``torch.load(weights_only=True)``: tensors on
 """
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -58,6 +59,8 @@ def load_manylangs(
     config = manylangs_config(
         network, n_chars=len(chars), n_words=len(words or ()), path=network_path
     )
+    max_chars = config.char_cnn.max_characters_per_token
+    vocabulary = TokenVocabulary(chars=chars, words=words, max_chars=max_chars)  # E021
     states = {name: read_state(_required(folder, name, name)) for name in STATE_FILES}
     check_states(config, states, folder=folder, config_path=network_path)
     _check_ids(chars, folder / "char.dic", rows=len(chars))
@@ -67,8 +70,7 @@ def load_manylangs(
     with torch.no_grad():
         _copy_token_embedder(bilm, states["token_embedder.pkl"], config)
         _copy_encoder(bilm, states["encoder.pkl"], config)
-    max_chars = config.char_cnn.max_characters_per_token
-    bilm.set_vocabulary(TokenVocabulary(chars=chars, words=words, max_chars=max_chars))
+    bilm.set_vocabulary(vocabulary)
     dev, problem = resolve_device(device)
     if dev is None or problem is not None:
         raise ElmoInputError(Errors.E109.format(device=device, error=problem))
@@ -191,7 +193,7 @@ def read_state(path: Path) -> Dict[str, Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - the unpickler raises many types; all mean "refused"
-        raise ElmoFormatError(Errors.E024.format(path=path, error=f"{type(e).__name__}: {e}"))
+        raise ElmoFormatError(Errors.E024.format(path=path, error=_short(e))) from None
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items()
     ):
@@ -308,6 +310,15 @@ def _copy_encoder(bilm: ELMoBiLM, state: Mapping[str, Tensor], config: ELMoConfi
 
 
 # --- helpers ------------------------------------------------------------------------------
+def _short(error: Exception) -> str:
+    """torch's refusal in one line: it spans a screen, with terminal colour codes."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(error).splitlines()]
+    lines = [line for line in lines if line]
+    detail = next((line for line in lines if "Unsupported global" in line), None)
+    head = detail or (lines[0] if lines else "")
+    return f"{type(error).__name__}: {head[:300]}"
+
+
 def _required(folder: Path, name: str, what: str) -> Path:
     path = folder / name
     if not path.is_file():
