@@ -322,3 +322,15 @@ def test_cli_reports_coded_errors_without_traceback(tmp_path, domain):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the defaults themselves warn about nothing
         default_adapt_config()
+
+
+def test_conll_to_text(tmp_path):
+    from spacy_elmo.pretrain.conll_text import conll_to_text
+
+    conll = tmp_path / "a.conll"
+    conll.write_text("-DOCSTART-\tO\n\n@paul\tO\nIt\tO\n's\tO\n\n\nEmpire\tB-loc\nState\tI-loc\n")
+    assert conll_to_text(conll, tmp_path / "a.txt") == 2
+    assert (tmp_path / "a.txt").read_text() == "@paul It 's\nEmpire State\n"
+    (tmp_path / "empty.conll").write_text("\n\n")
+    with pytest.raises(ElmoInputError, match=r"\[E328\].*no tokens"):
+        conll_to_text(tmp_path / "empty.conll", tmp_path / "b.txt")

@@ -1,0 +1,56 @@
+"""CoNLL token-per-line files -> plain text, one sentence per line, tokens joined by spaces:
+the domain text of a tagged corpus for ``adapt --pretokenized``.
+
+``python -m spacy_elmo.pretrain.conll_text wnut17train.conll train.txt``
+"""
+
+import sys
+from pathlib import Path
+from typing import Iterator, List, Sequence, Union
+
+from ..errors import ElmoInputError, Errors
+from .atomic import atomic_write_text
+
+
+def conll_sentences(path: Union[str, Path]) -> Iterator[List[str]]:
+    """The first column of each non-blank line, sentences split at blank lines
+    (``-DOCSTART-`` lines are document markers, not text)."""
+    sentence: List[str] = []
+    with open(path, encoding="utf8") as f:
+        for line in f:
+            fields = line.split()
+            if fields and fields[0] != "-DOCSTART-":
+                sentence.append(fields[0])
+            elif sentence:
+                yield sentence
+                sentence = []
+    if sentence:
+        yield sentence
+
+
+def conll_to_text(path: Union[str, Path], dest: Union[str, Path]) -> int:
+    """Write ``dest`` (atomically); E328 for a missing or empty input.
+
+    :returns: The number of sentences written.
+    """
+    if not Path(path).is_file():
+        raise ElmoInputError(Errors.E328.format(problem=f"'{path}' does not exist"))
+    lines = [" ".join(tokens) for tokens in conll_sentences(path)]
+    if not lines:
+        raise ElmoInputError(Errors.E328.format(problem=f"'{path}' has no tokens"))
+    atomic_write_text("\n".join(lines) + "\n", Path(dest))
+    return len(lines)
+
+
+def main(argv: Sequence[str]) -> None:
+    if len(argv) != 2:
+        sys.exit("usage: python -m spacy_elmo.pretrain.conll_text INPUT.conll OUTPUT.txt")
+    try:
+        n = conll_to_text(argv[0], argv[1])
+    except ElmoInputError as e:
+        sys.exit(f"Error: {e}")
+    print(f"Wrote {n} sentences to {argv[1]}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
