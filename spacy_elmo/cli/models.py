@@ -6,12 +6,25 @@ from .app import app
 
 
 @app.command("models")
-def models_cli() -> None:
-    """List the biLMs that load by name, and whether each is in the cache (works offline)."""
+def models_cli(
+    lang: str = typer.Option(
+        "", "--lang", help="Only the models of this language (ISO 639 / spaCy code, e.g. de)."
+    ),
+) -> None:
+    """List the biLMs that load by name, with their language, and whether each is in the
+    cache (works offline)."""
     from ..hub.cache import cache_dir
     from ..hub.table import format_table, model_rows
 
-    typer.echo(format_table(model_rows()))
+    rows = model_rows(lang=lang.strip() or None)
+    if not rows:
+        typer.echo(
+            f"No catalogue model for the language {lang!r}; all languages: "
+            "python -m spacy_elmo models",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(format_table(rows))
     typer.echo(f"\nCache: {cache_dir()} (set SPACY_ELMO_CACHE to move it)", err=True)
 
 

@@ -9,10 +9,11 @@ architecture (every dataset shape against the options) instead.
 """
 
 import difflib
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import ElmoDownloadError, Errors
+from .entries import ModelEntry, Source
+from .nlpl import NLPL_ENTRIES
 
 #: The embedded model shipped in the package (spacy_elmo/assets/default): no download.
 DEFAULT_NAME = "default"
@@ -21,56 +22,6 @@ S3 = "https://s3-us-west-2.amazonaws.com/allennlp/models/elmo"
 #: file ships with the weights.
 ALLENNLP_LICENCE = "Apache-2.0 (AllenNLP release; no separate weights licence)"
 ONE_BILLION = "1B Word Benchmark (~800M tokens of WMT 2011 news crawl)"
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where one copy of a model lives: ``options`` and ``weights`` are locations (URLs)."""
-
-    options: str
-    weights: str
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    """One published biLM.
-
-    ``options`` is the model's options.json as established from public sources (it lets
-    ``models`` show widths with no network); the fetched file is compared with it (W010).
-    ``sources`` are tried in order: the original host first, then mirrors.
-    """
-
-    name: str
-    description: str
-    training_data: str
-    licence: str
-    parameters: int
-    options: Dict[str, Any]
-    sources: Tuple[Source, ...]
-    weights_sha256: Optional[str] = None
-    options_sha256: Optional[str] = None
-    #: Exact size of weights.hdf5 in bytes where a public source states it (else None).
-    weights_bytes: Optional[int] = None
-    evidence: str = ""
-    aliases: Tuple[str, ...] = field(default=())
-    #: What to pick it for (the "use it for" column of ``python -m spacy_elmo models``).
-    use_for: str = ""
-
-    @property
-    def dims(self) -> int:
-        """Width of every output layer: ``2P``."""
-        return 2 * int(self.options["lstm"]["projection_dim"])
-
-    @property
-    def layers(self) -> int:
-        """Number of biLSTM layers ``L`` (outputs: ``L + 1`` layers)."""
-        return int(self.options["lstm"].get("n_layers", 1))
-
-    @property
-    def download_bytes(self) -> int:
-        """Size of weights.hdf5: exact where known, else 4 bytes per float32 parameter (the
-        files store nothing else of note)."""
-        return self.weights_bytes if self.weights_bytes is not None else 4 * self.parameters
 
 
 def _bilm_tf_options(dim: int, projection_dim: int, n_highway: int) -> Dict[str, Any]:
@@ -187,6 +138,28 @@ CATALOGUE: Dict[str, ModelEntry] = {
 }
 
 
+# The NLPL repository's entries (ELMoForManyLangs and NorELMo) live in their own module:
+# they are many, and their facts have other sources.
+CATALOGUE.update((entry.name, entry) for entry in NLPL_ENTRIES)
+
+
+def entries_for(lang: Optional[str]) -> List[ModelEntry]:
+    """The catalogue entries for language ``lang`` (all of them for None)."""
+    if lang is None:
+        return list(CATALOGUE.values())
+    return [e for e in CATALOGUE.values() if same_language(e.lang, lang)]
+
+
+#: Codes that name the same language for this purpose: spaCy's Norwegian is ``nb``.
+_SAME = {"no": {"no", "nb"}, "nb": {"no", "nb"}}
+
+
+def same_language(model_lang: str, lang: str) -> bool:
+    """Whether a model trained on ``model_lang`` suits a pipeline of language ``lang``."""
+    a, b = model_lang.strip().lower(), lang.strip().lower()
+    return a == b or b in _SAME.get(a, set())
+
+
 def known_names() -> List[str]:
     """Every name ``resolve_bilm`` accepts, ``default`` first."""
     return [DEFAULT_NAME, *CATALOGUE]
@@ -206,4 +179,13 @@ def get_entry(name: str) -> ModelEntry:
     )
 
 
-__all__ = ["CATALOGUE", "DEFAULT_NAME", "ModelEntry", "Source", "get_entry", "known_names"]
+__all__ = [
+    "CATALOGUE",
+    "DEFAULT_NAME",
+    "ModelEntry",
+    "Source",
+    "entries_for",
+    "get_entry",
+    "known_names",
+    "same_language",
+]

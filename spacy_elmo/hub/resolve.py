@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, List, NamedTuple, Optional
 from ..errors import ElmoDownloadError, ElmoFormatError, Errors, Warnings
 from ..runtime_settings import check_model_source
 from ..util import default_model_paths
+from .archive import cached_archive, fetch_archive
 from .cache import cache_dir, hf_cache_dir, offline_flag, url_cache_path
 from .catalogue import DEFAULT_NAME, ModelEntry, Source, get_entry
 from .fetch import FetchPolicy, fetch_url
@@ -133,14 +134,15 @@ def fetch_model(entry: ModelEntry, *, policy: Optional[FetchPolicy] = None) -> B
                 raise  # e.g. an unwritable cache: no mirror can help
             failures.append(e)
             if i + 1 < len(entry.sources):
-                mirror = entry.sources[i + 1].weights
+                mirror = entry.sources[i + 1].where
                 warnings.warn(
                     Warnings.W011.format(
-                        name=entry.name, source=source.weights, error=_code(e), mirror=mirror
+                        name=entry.name, source=source.where, error=_code(e), mirror=mirror
                     )
                 )
             continue
-        _compare_options(entry, files.options, source.options)
+        if entry.options is not None and not source.archive:
+            _compare_options(entry, files.options, source.options)
         return files
     raise _all_failed(entry, failures)
 
@@ -159,6 +161,9 @@ def _all_failed(entry: ModelEntry, failures: List[ElmoDownloadError]) -> ElmoDow
 
 
 def _fetch_source(entry: ModelEntry, source: Source, policy: Optional[FetchPolicy]) -> BiLMFiles:
+    if source.archive:  # a zip holding the model (NLPL repository): unpacked in the cache
+        found = fetch_archive(source.archive, policy=policy)
+        return BiLMFiles(found.options, found.weights)
     return _resolve_pair(
         source.options,
         source.weights,
@@ -203,6 +208,9 @@ def cached_file(value: str) -> Optional[Path]:
 
 def cached_source(source: Source) -> Optional[BiLMFiles]:
     """Both files of a source when both are cached, else None."""
+    if source.archive:
+        found = cached_archive(source.archive)
+        return None if found is None else BiLMFiles(found.options, found.weights)
     options, weights = cached_file(source.options), cached_file(source.weights)
     if options is None or weights is None:
         return None

@@ -7,10 +7,10 @@ Everything here works offline: widths and sizes come from the catalogue's record
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from ..util import default_model_paths
-from .catalogue import CATALOGUE, DEFAULT_NAME, ModelEntry
+from .catalogue import DEFAULT_NAME, ModelEntry, entries_for, same_language
 from .resolve import cached_source
 
 #: The embedded model is small and briefly trained: it makes everything work offline.
@@ -20,11 +20,12 @@ DEFAULT_USE = "trying things, offline tests; not for accuracy"
 @dataclass(frozen=True)
 class ModelRow:
     name: str
+    lang: str
     use_for: str
-    dims: int
-    layers: int
-    parameters: int
-    download_bytes: int
+    dims: Optional[int]
+    layers: Optional[int]
+    parameters: Optional[int]
+    download_bytes: Optional[int]
     licence: str
     cached: bool
     where: str
@@ -48,6 +49,7 @@ def _entry_row(entry: ModelEntry) -> ModelRow:
     cached = next((c for c in map(cached_source, entry.sources) if c is not None), None)
     return ModelRow(
         name=entry.name,
+        lang=entry.lang,
         use_for=entry.use_for,
         dims=entry.dims,
         layers=entry.layers,
@@ -55,7 +57,7 @@ def _entry_row(entry: ModelEntry) -> ModelRow:
         download_bytes=entry.download_bytes,
         licence=entry.licence.split(" ")[0],
         cached=cached is not None,
-        where=str(cached.weights.parent) if cached is not None else entry.sources[0].weights,
+        where=str(cached.options.parent) if cached is not None else entry.sources[0].where,
     )
 
 
@@ -64,6 +66,7 @@ def _default_row() -> ModelRow:
     options = json.loads(Path(options_path).read_text(encoding="utf8"))
     return ModelRow(
         name=DEFAULT_NAME,
+        lang="en",
         use_for=DEFAULT_USE,
         dims=2 * int(options["lstm"]["projection_dim"]),
         layers=int(options["lstm"].get("n_layers", 1)),
@@ -75,15 +78,28 @@ def _default_row() -> ModelRow:
     )
 
 
-def model_rows() -> List[ModelRow]:
-    """One row per model, the embedded default first."""
-    return [_default_row(), *(_entry_row(e) for e in CATALOGUE.values())]
+def model_rows(*, lang: Optional[str] = None) -> List[ModelRow]:
+    """One row per model, the embedded default first; with ``lang`` only that language's."""
+    rows = [_default_row(), *(_entry_row(e) for e in entries_for(lang))]
+    return [r for r in rows if lang is None or same_language(r.lang, lang)]
+
+
+def _known(value: Optional[int]) -> str:
+    """A number, or "?" where no public source states it (the archive's files tell)."""
+    return "?" if value is None else str(value)
+
+
+def _download(size: Optional[int]) -> str:
+    if size is None:
+        return "?"
+    return "embedded" if size == 0 else f"~{size / 1e6:.0f} MB"
 
 
 def format_table(rows: List[ModelRow]) -> str:
     """A Markdown table (readable in a terminal too)."""
     head = [
         "name",
+        "lang",
         "use it for",
         "2P",
         "layers",
@@ -96,11 +112,12 @@ def format_table(rows: List[ModelRow]) -> str:
     body = [
         [
             r.name,
+            r.lang,
             r.use_for,
-            str(r.dims),
-            str(r.layers),
-            f"{r.parameters / 1e6:.1f}M",
-            "embedded" if r.download_bytes == 0 else f"~{r.download_bytes / 1e6:.0f} MB",
+            _known(r.dims),
+            _known(r.layers),
+            "?" if r.parameters is None else f"{r.parameters / 1e6:.1f}M",
+            _download(r.download_bytes),
             r.licence,
             "yes" if r.cached else "no",
             r.where,

@@ -34,6 +34,30 @@ CONFIG_NAME = "config.json"
 STATE_FILES = ("token_embedder.pkl", "encoder.pkl")
 #: Largest .pkl accepted (the published models' encoder.pkl is ~370 MB).
 MAX_STATE_BYTES = 4 * 2**30
+#: The network config every published model names, as the package bundles it
+#: (elmoformanylangs/configs/cnn_50_100_512_4096_sample.json).
+PUBLISHED_CONFIG_NAME = "cnn_50_100_512_4096_sample.json"
+PUBLISHED_NETWORK: Dict[str, Any] = {
+    "encoder": {
+        "name": "elmo",
+        "projection_dim": 512,
+        "cell_clip": 3,
+        "proj_clip": 3,
+        "dim": 4096,
+        "n_layers": 2,
+    },
+    "token_embedder": {
+        "name": "cnn",
+        "activation": "relu",
+        "filters": [[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]],
+        "n_highway": 2,
+        "word_dim": 100,
+        "char_dim": 50,
+        "max_characters_per_token": 50,
+    },
+    "classifier": {"name": "sampled_softmax", "n_samples": 8192},
+    "dropout": 0.1,
+}
 #: Largest dictionary read (the largest published word.dic is a few MB).
 MAX_DICT_BYTES = 256 * 2**20
 
@@ -88,6 +112,10 @@ def read_network_config(folder: Path) -> Tuple[Dict[str, Any], Path]:
         raise ElmoFormatError(Errors.E027.format(path=top_path, error="no 'config_path' string"))
     candidates = [folder / config_path, folder / Path(config_path.replace("\\", "/")).name]
     found = next((p for p in candidates if p.is_file()), None)
+    if found is None and candidates[-1].name == PUBLISHED_CONFIG_NAME:
+        # Some published archives lack the file; the package then uses its bundled copy,
+        # whose values these are.
+        return json.loads(json.dumps(PUBLISHED_NETWORK)), candidates[-1]
     if found is None:
         raise ElmoFormatError(
             Errors.E020.format(folder=folder, what="network config", path=candidates[-1])

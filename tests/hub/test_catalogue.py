@@ -13,7 +13,10 @@ from spacy_elmo.weights.options import config_from_dict
 ARCH = re.compile(r"2x(\d+)_(\d+)_2048cnn_(\d)xhighway")
 
 
-@pytest.mark.parametrize("name", list(CATALOGUE))
+BILM_TF = [name for name, entry in CATALOGUE.items() if entry.options is not None]
+
+
+@pytest.mark.parametrize("name", BILM_TF)
 def test_entry_is_consistent(name):
     entry = CATALOGUE[name]
     config = config_from_dict(entry.options)  # raises on an invalid options dict
@@ -33,7 +36,7 @@ def test_entry_is_consistent(name):
 
 def test_published_sizes():
     # AllenNLP's table: 13.6M / 28.0M / 93.6M parameters, ELMo widths 256 / 512 / 1024
-    got = {n: (round(e.parameters / 1e6, 1), e.dims) for n, e in CATALOGUE.items()}
+    got = {n: (round(e.parameters / 1e6, 1), e.dims) for n, e in CATALOGUE.items() if e.parameters}
     assert got["small"] == (13.6, 256) and got["medium"] == (28.0, 512)
     assert got["original"] == got["original-5.5b"] == got["pubmed"] == (93.6, 1024)
 
@@ -63,3 +66,18 @@ def test_locations(value, kind, repo, revision, path):
 def test_bad_locations(value):
     with pytest.raises(ElmoDownloadError, match=r"\[E403\]"):
         parse_location(value)
+
+
+def test_every_entry_has_a_language_and_a_public_source():
+    for entry in CATALOGUE.values():
+        assert re.fullmatch(r"[a-z]{2,3}", entry.lang), entry.name
+        assert entry.fact_source.startswith("https://"), entry.name
+    assert {e.lang for e in CATALOGUE.values()} >= {"en", "de", "ru", "zh", "ar", "no"}
+
+
+def test_models_for_a_language():
+    from spacy_elmo.hub.catalogue import entries_for, get_entry
+
+    assert [e.name for e in entries_for("ru")] == ["nlpl-170"]
+    assert get_entry("manylangs-ru").name == "nlpl-170"
+    assert {"nlpl-165", "nlpl-217"} <= {e.name for e in entries_for("nb")}  # spaCy's Norwegian

@@ -30,10 +30,23 @@ def test_models_table_offline_with_empty_cache(hub_env, monkeypatch):
 def test_models_table_says_what_each_model_is_for(hub_env, monkeypatch):
     monkeypatch.setenv("SPACY_ELMO_OFFLINE", "1")
     lines = runner.invoke(app, ["models"]).stdout.splitlines()
-    assert lines[0].split("|")[2].strip() == "use it for"
-    use = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in lines[2:]}
+    assert lines[0].split("|")[3].strip() == "use it for"
+    use = {line.split("|")[1].strip(): line.split("|")[3].strip() for line in lines[2:]}
     assert all(use.values()), use
     assert "not for accuracy" in use["default"] and "accuracy" in use["original"]
+
+
+def test_models_shows_and_filters_the_language(hub_env, monkeypatch):
+    monkeypatch.setenv("SPACY_ELMO_OFFLINE", "1")
+    lines = runner.invoke(app, ["models"]).stdout.splitlines()
+    assert lines[0].split("|")[2].strip() == "lang"
+    langs = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in lines[2:]}
+    assert langs["original"] == "en" and langs["nlpl-142"] == "de" and langs["nlpl-179"] == "zh"
+    german = runner.invoke(app, ["models", "--lang", "de"])
+    names = [line.split("|")[1].strip() for line in german.stdout.splitlines()[2:]]
+    assert german.exit_code == 0 and names == ["nlpl-142"]
+    none = runner.invoke(app, ["models", "--lang", "xx"])
+    assert none.exit_code == 1 and "No catalogue model" in none.output
 
 
 def test_download_prints_the_path_and_reuses_it_offline(hub_env, server, tiny_bytes, monkeypatch):

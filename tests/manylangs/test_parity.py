@@ -146,3 +146,15 @@ def test_absolute_config_path_falls_back_to_the_folder(tmp_path):
     folder = copy_model(tmp_path, "chars_only")
     (folder / "config.json").write_text(json.dumps({"config_path": "/home/x/configs/net.json"}))
     assert load_manylangs(folder).config.lstm.n_layers == 3
+
+
+def test_missing_published_network_config_uses_the_package_values(tmp_path):
+    from spacy_elmo.weights.manylangs import read_network_config
+
+    folder = copy_model(tmp_path, "chars_only")
+    name = "cnn_50_100_512_4096_sample.json"
+    (folder / "config.json").write_text(json.dumps({"config_path": f"/abs/{name}"}))
+    network, _ = read_network_config(folder)
+    assert (
+        network["encoder"]["projection_dim"] == 512 and network["token_embedder"]["word_dim"] == 100
+    )
