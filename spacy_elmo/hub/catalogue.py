@@ -9,9 +9,10 @@ architecture (every dataset shape against the options) instead.
 """
 
 import difflib
+import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..errors import ElmoDownloadError, Errors
+from ..errors import ElmoDownloadError, Errors, Warnings
 from .entries import ModelEntry, Source
 from .nlpl import NLPL_ENTRIES
 
@@ -160,6 +161,27 @@ def same_language(model_lang: str, lang: str) -> bool:
     return a == b or b in _SAME.get(a, set())
 
 
+def warn_if_other_language(name: Optional[str], lang: str) -> bool:
+    """W013 when the catalogue model ``name`` was trained on another language than ``lang``
+    (a pipeline's ``nlp.lang``); True if it warned. Files and unknown names say nothing:
+    options.json records no language."""
+    if not name:
+        return False  # files (or nothing): no language is recorded for them
+    if name.strip() == DEFAULT_NAME:
+        model_lang = "en"
+    else:
+        try:
+            model_lang = get_entry(name).lang
+        except ElmoDownloadError:
+            return False  # an unknown name fails with E401 where it is loaded
+    if same_language(model_lang, lang) or lang.strip().lower() in ("xx", "mul"):
+        return False  # spaCy's multi-language class suits every model
+    warnings.warn(
+        Warnings.W013.format(model=name or DEFAULT_NAME, model_lang=model_lang, nlp_lang=lang)
+    )
+    return True
+
+
 def known_names() -> List[str]:
     """Every name ``resolve_bilm`` accepts, ``default`` first."""
     return [DEFAULT_NAME, *CATALOGUE]
@@ -188,4 +210,5 @@ __all__ = [
     "get_entry",
     "known_names",
     "same_language",
+    "warn_if_other_language",
 ]
