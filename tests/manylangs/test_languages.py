@@ -102,3 +102,12 @@ def test_language_mismatch_warns_naming_both(served_models):
         assert not warn_if_other_language("tiny-de", "de")
         assert not warn_if_other_language(None, "ru")  # files: no language recorded
         assert not warn_if_other_language("tiny-de", "xx")  # spaCy's multi-language class
+
+
+def test_add_pipe_warns_for_a_model_of_another_language(served_models):
+    nlp = spacy.blank("ru")
+    with pytest.warns(UserWarning, match=r"\[W013\].*'zh' text.*language is 'ru'"):
+        nlp.add_pipe("elmo", config={"model": {"name": "tiny-zh"}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        spacy.blank("zh").add_pipe("elmo", config={"model": {"name": "tiny-zh"}})
