@@ -36,8 +36,25 @@ def init_config_cli(
         options_file=options_file,
         weight_file=weight_file,
     )
+    if model is None and options_file is None and weight_file is None:
+        _propose_models(lang)
     if str(output_file) == "-":
         typer.echo(config.to_str(interpolate=False))
         return
     write_config(config, output_file, force=force)
     typer.echo(f"Wrote {output_file}. {train_hint(output_file, gpu=gpu)}")
+
+
+def _propose_models(lang: str) -> None:
+    """The embedded biLM is English: name the catalogue's models for another language (on
+    stderr, so `-` output stays a config)."""
+    from ..hub.catalogue import entries_for, same_language
+
+    if same_language("en", lang):
+        return
+    names = [entry.name for entry in entries_for(lang)]
+    listed = ", ".join(names) if names else "none in the catalogue (see `models`)"
+    typer.echo(
+        f"The default biLM is English; models for {lang!r}: {listed}. Pass --model NAME.",
+        err=True,
+    )

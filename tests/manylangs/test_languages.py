@@ -111,3 +111,15 @@ def test_add_pipe_warns_for_a_model_of_another_language(served_models):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         spacy.blank("zh").add_pipe("elmo", config={"model": {"name": "tiny-zh"}})
+
+
+def test_init_config_proposes_the_models_of_the_language():
+    from typer.testing import CliRunner
+
+    from spacy_elmo.cli.app import app
+
+    result = CliRunner().invoke(app, ["init-config", "-", "--lang", "de", "--pipeline", "ner"])
+    assert result.exit_code == 0, result.output
+    assert "models for 'de': nlpl-142" in result.output
+    english = CliRunner().invoke(app, ["init-config", "-", "--lang", "en", "--pipeline", "ner"])
+    assert "models for" not in english.output
