@@ -352,8 +352,12 @@ def load_bilm(
     :param trainable: Keep gradients on (for fine-tuning or continued pretraining);
         by default the biLM is frozen and in eval mode.
     """
+    from .manylangs import load_manylangs, model_folder_of
     from .options import load_options
 
+    folder = None if is_file_object(options_file) else model_folder_of(options_file)
+    if folder is not None:  # an ELMoForManyLangs model: config.json and its folder
+        return load_manylangs(folder, device=device).requires_grad_(trainable).train(trainable)
     config = load_options(options_file)
     check_weights(config, weight_file)  # before allocating what the options ask for
     bilm = ELMoBiLM(config)
