@@ -334,3 +334,36 @@ def test_conll_to_text(tmp_path):
     (tmp_path / "empty.conll").write_text("\n\n")
     with pytest.raises(ElmoInputError, match=r"\[E328\].*no tokens"):
         conll_to_text(tmp_path / "empty.conll", tmp_path / "b.txt")
+
+
+def _ddp_worker(rank: int, port: int, train: str, out: str) -> None:
+    os.environ.update(
+        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2",
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+    )  # fmt: skip
+    config = tiny_adapt_config(**{"training.max_steps": 12, "adapt.freeze_bilm_steps": 4})
+    result = adapt(TINY, out, train=[train], config=config, device="cpu", progress=False)
+    Path(out, f"result-rank{rank}.json").write_text(json.dumps(result))
+
+
+def test_two_processes(tmp_path, domain):
+    """torchrun-style data parallelism: both ranks end bit-identical, one model card."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "run"
+    mp.spawn(_ddp_worker, args=(port, str(domain[0]), str(out)), nprocs=2, join=True)
+    r0, r1 = (json.loads((out / f"result-rank{r}.json").read_text()) for r in (0, 1))
+    assert r0["step"] == r1["step"] == 12 and r0["param_digest"] == r1["param_digest"]
+    assert "model_card" in r0 and "model_card" not in r1
+    assert json.loads((out / "checkpoints" / "latest.json").read_text())["world_size"] == 2
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(
+            bilm_arrays(out / "weights.hdf5").values(), bilm_arrays(TINY / "weights.hdf5").values()
+        )
+    )
