@@ -327,6 +327,12 @@ class Errors(metaclass=ErrorsWithCodes):
         "float32 highway weights. Load it again with lean=False (ElmoEmbedder(..., "
         "lean=False), or spacy_elmo.weights.load_bilm) to train or save it."
     )
+    E123 = (
+        "This biLM's char CNN holds its highway weights only in {precision} (lean: loaded "
+        "for inference at that precision), so it cannot be trained, saved or asked for its "
+        "float32 highway weights. Load it again with lean=False (ElmoEmbedder(..., "
+        "lean=False), or spacy_elmo.weights.load_bilm) to train or save it."
+    )
     E115 = (
         "{name}={value!r} needs at least {need} of memory ({what}), more than the {memory} "
         "of memory {device} has, so it could never be used. Use at most {most:,}{advice}."

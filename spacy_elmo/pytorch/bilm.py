@@ -131,6 +131,13 @@ class ELMoBiLM(nn.Module):
         bilm.boundary_ids = torch.tensor([BOS_IDS, EOS_IDS], device=device)
         return bilm
 
+    def make_lean(self, dtype: torch.dtype) -> None:
+        """Hold the LSTM and highway weights only in ``dtype`` (bfloat16 or int8), for
+        inference at that precision only (:meth:`ElmoLstm.make_lean`,
+        :meth:`~spacy_elmo.pytorch.highway.Highway.make_lean`)."""
+        self.lstm.make_lean(dtype)
+        self.char_cnn.make_lean(dtype)
+
     @property
     def output_dim(self) -> int:
         return self.config.output_dim
@@ -220,11 +227,14 @@ class ELMoBiLM(nn.Module):
         if state is not None:
             state = state.index_rows(order)
         out, final = self.lstm(inputs, n_s, state, matmul_dtype=matmul_dtype)  # (L, 2, B, T2, P)
-        fwd = out[:, 0]
-        bwd = reverse_within_length(out[:, 1], n_s)
-        lstm_layers = torch.cat([fwd, bwd], dim=3)[:, unorder]  # (L, B, T2, 2P)
-        layer0 = torch.cat([x, x], dim=2) * mask2.unsqueeze(2)
-        layers = torch.cat([layer0.unsqueeze(0), lstm_layers], dim=0)
+        del inputs, x_s
+        # Every layer written straight into one tensor, rows back in input order: at full size
+        # each intermediate (cat, unsort, cat) would be another ~25 MB per batch of 32.
+        layers = x.new_empty(out.shape[0] + 1, B, T2, 2 * P)  # (L+1, B, T2, 2P)
+        layers[0] = torch.cat([x, x], dim=2) * mask2.unsqueeze(2)
+        layers[1:, order, :, :P] = out[:, 0]
+        layers[1:, order, :, P:] = reverse_within_length(out[:, 1], n_s)
+        del out
         final = final.index_rows(unorder)
         if keep_boundaries:
             return BiLMOutput(layers, mask2, final)

@@ -82,7 +82,10 @@ def packed_bf16(weight: Tensor) -> Tensor:
     """``weight`` (*Shape:* ``(K, N)``, ``[in, out]``) in bfloat16, reordered for oneDNN's
     linear (an opaque tensor). The batch-size hint (32) did not change the speed for 1 to
     64 rows when measured."""
-    w = weight.detach().t().to(torch.bfloat16).contiguous()  # (N, K) as linear wants
+    # One bfloat16 temporary, not two (``t().to()`` keeps the transposed strides and
+    # ``contiguous()`` would copy again): loading converts 16 MB matrices one after another.
+    w = torch.empty(weight.shape[1], weight.shape[0], dtype=torch.bfloat16, device=weight.device)
+    w.copy_(weight.detach().t())  # (N, K) as linear wants
     return torch.ops.mkldnn._reorder_linear_weight(w, 32)
 
 
@@ -162,3 +165,33 @@ def layer_products(
     pack, make = packer(dtype, W_x.device)
     with torch.no_grad():
         return make([pack(W_x[d], W_h[d], W_p[d], bias[d]) for d in range(2)])
+
+
+class ReducedLinear:
+    """``x @ W + b`` of one matrix held only in a reduced precision: the highway layers of a
+    lean char CNN. float32 in, float32 out; only the product is rounded (bfloat16: oneDNN
+    packed where it runs, else a plain copy; int8: fbgemm per channel, bias fused)."""
+
+    def __init__(self, weight: Tensor, bias: Tensor, dtype: torch.dtype):
+        """``weight`` ``[in, out]``: *Shape:* ``(K, N)``; ``bias``: *Shape:* ``(N,)``."""
+        self.dtype = dtype
+        self.bias = bias.detach().to(torch.float32).clone()
+        self.onednn = dtype == torch.bfloat16 and onednn_bf16_available(weight.device)
+        if dtype == torch.int8:
+            from .quantize import pack  # fbgemm only when asked for
+
+            self.weight: Any = pack(weight, self.bias)
+        elif self.onednn:
+            self.weight = packed_bf16(weight)
+        else:
+            self.weight = weight.detach().to(dtype).clone()
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """*Shapes:* ``(n, K) -> (n, N)``, float32."""
+        if self.dtype == torch.int8:
+            from .quantize import linear
+
+            return linear(x, self.weight, reduce_range=False)
+        if self.onednn:
+            return torch.add(linear_bf16(x, self.weight), self.bias)  # promoted to float32
+        return torch.add(torch.mm(x.to(self.dtype), self.weight), self.bias)
