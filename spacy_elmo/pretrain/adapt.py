@@ -231,31 +231,40 @@ def _run_record(base: Base, config: PretrainConfig) -> Dict[str, Any]:
 
 def _check_output_dir(out: Path, record: Dict[str, Any]) -> None:
     """E330 for a file or a pretraining run that is not an adaptation, E329 for an
-    adaptation of another base or other domain text."""
+    adaptation of another base or other domain text (a folder without checkpoints is free)."""
     if out.exists() and not out.is_dir():
         raise ElmoInputError(Errors.E330.format(path=out, problem="it is a file"))
-    previous = out / ADAPT_FILE
-    if not previous.is_file():
-        if (out / "checkpoints").is_dir() and any((out / "checkpoints").iterdir()):
-            problem = f"it holds a pretraining run without {ADAPT_FILE} (not started by adapt)"
-            raise ElmoInputError(Errors.E330.format(path=out, problem=problem))
+    root, previous = out / "checkpoints", out / ADAPT_FILE
+    if not (root.is_dir() and any(root.iterdir())):
         return
+    if not previous.is_file():
+        problem = f"it holds a pretraining run without {ADAPT_FILE} (not started by adapt)"
+        raise ElmoInputError(Errors.E330.format(path=out, problem=problem))
     try:
         old = json.loads(previous.read_text(encoding="utf8"))
     except (ValueError, UnicodeDecodeError, OSError) as e:
         raise ElmoInputError(Errors.E330.format(path=out, problem=f"{previous}: {e}")) from None
+    _compare_records(out, old, record)
+
+
+def _compare_records(out: Path, old: Dict[str, Any], new: Dict[str, Any]) -> None:
+    old_base = old.get("base", {}) if isinstance(old, dict) else {}
     for what, key in (("base biLM", "weights_sha256"), ("base options", "options_sha256")):
-        if old.get("base", {}).get(key) != record["base"][key]:
-            found, expected = old.get("base", {}).get("name"), record["base"]["name"]
+        if old_base.get(key) != new["base"][key]:
             raise ElmoInputError(
-                Errors.E329.format(path=out, what=what, found=found, expected=expected)
+                Errors.E329.format(
+                    path=out, what=what, found=old_base.get("name"), expected=new["base"]["name"]
+                )
             )
-    digests = [[f["sha256"] for f in old.get("train", [])], [f["sha256"] for f in record["train"]]]
-    if digests[0] != digests[1]:
-        names = [[f["name"] for f in old.get("train", [])], [f["name"] for f in record["train"]]]
+    before = [(f.get("name"), f.get("sha256")) for f in old.get("train", [])]
+    now = [(f["name"], f["sha256"]) for f in new["train"]]
+    if [h for _, h in before] != [h for _, h in now]:
         raise ElmoInputError(
             Errors.E329.format(
-                path=out, what="domain text (--train)", found=names[0], expected=names[1]
+                path=out,
+                what="domain text (--train)",
+                found=[n for n, _ in before],
+                expected=[n for n, _ in now],
             )
         )
 

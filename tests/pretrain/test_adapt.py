@@ -284,6 +284,10 @@ def test_bad_output_dir_and_changed_inputs(tmp_path, domain):
         adapt(TINY, tmp_path / "run", train=[train], progress=False)
     out = tmp_path / "out"
     short = tiny_adapt_config(**{"training.max_steps": 10})
+    (tmp_path / "tiny.txt").write_text("too short .\n")
+    with pytest.raises(ElmoInputError, match=r"\[E306\]"):
+        adapt(TINY, out, train=[tmp_path / "tiny.txt"], config=short, progress=False)
+    # A run that never reached a checkpoint binds nothing: other domain text may start there.
     adapt(TINY, out, train=[train], config=short, pretokenized=True, progress=False)
     other = tmp_path / "other"
     other.mkdir()
