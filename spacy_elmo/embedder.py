@@ -279,6 +279,16 @@ class ElmoEmbedder:
             self._cache_index.clear()
             self._cache_rows = None
 
+    def weights_changed(self) -> None:
+        """Follow an update of the biLM's weights (fine-tuning): forget the char-CNN vectors
+        and compute the warm state again from the new weights, so that the vectors are those
+        a runtime loaded from the saved weights gives."""
+        with self._lock:
+            self.clear_cache()
+            if self.state == "warm":
+                with torch.no_grad():
+                    self._warm = warm_state(self.bilm, read_sentences(warmup_text()))
+
     # A lock can be neither pickled nor deep-copied: copies get their own.
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -290,13 +300,21 @@ class ElmoEmbedder:
         self._lock = threading.RLock()
 
     # --- embedding -----------------------------------------------------------------------
-    @torch.no_grad()
-    def embed_batch_torch(self, batch: Sequence[Sequence[str]]) -> Tuple[Tensor, Tensor]:
+    def embed_batch_torch(
+        self, batch: Sequence[Sequence[str]], *, grad: bool = False
+    ) -> Tuple[Tensor, Tensor]:
         """Run one batch and keep the result on the model's device.
 
+        :param grad: Record the autograd graph of the parameters that require grad (a biLM
+            being fine-tuned); the char-CNN cache is bypassed while the char CNN trains.
+            Default False: no graph, the inference loop.
         :returns: ``layers`` *Shape:* ``(L + 1, batch_size, T, 2P)``, zero at padding, and
             ``mask`` *Shape:* ``(batch_size, T)``.
         """
+        with torch.set_grad_enabled(grad):
+            return self._embed_batch(batch)
+
+    def _embed_batch(self, batch: Sequence[Sequence[str]]) -> Tuple[Tensor, Tensor]:
         check_sentences(batch)
         B = len(batch)
         lengths = torch.tensor([len(s) for s in batch], dtype=torch.long)
@@ -457,8 +475,8 @@ class ElmoEmbedder:
 
     def _type_vectors(self, words: List[str]) -> Tensor:
         """Char-CNN vectors of distinct words, through the bounded LRU cache. *(U, P)*"""
-        if self.cache_size < len(words):
-            return self._run_char_cnn(words)
+        if self.cache_size < len(words) or (torch.is_grad_enabled() and self._char_cnn_trains):
+            return self._run_char_cnn(words)  # cached rows would carry no gradient
         # Under the lock: another thread could otherwise read a row that is reserved but not
         # yet written, evict rows this call is about to read, or claim the same free rows.
         # The result is a copy (index_select), so it stays valid once the lock is released.
@@ -484,6 +502,12 @@ class ElmoEmbedder:
         rows_t = torch.tensor([index[w] for w in words], dtype=torch.long, device=self.device)
         assert self._cache_rows is not None  # reserved when the first words were cached
         return self._cache_rows.index_select(0, rows_t)
+
+    @property
+    def _char_cnn_trains(self) -> bool:
+        """Whether a parameter below the LSTMs (char CNN, word embedding) requires grad."""
+        below = [self.bilm.char_cnn] + [m for m in (self.bilm.word_embedding,) if m is not None]
+        return any(p.requires_grad for m in below for p in m.parameters())
 
     def _reserve_cache_rows(self, n_rows: int) -> Tensor:
         """The cache table, made to hold at least ``n_rows`` rows. It grows by doubling,

@@ -16,7 +16,7 @@ import dataclasses
 import inspect
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Type, TypeVar
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 from .errors import ElmoInputError, Errors
 from .runtime_settings import (  # noqa: F401  (STATE_MODES etc. stay importable from here)
@@ -33,6 +33,19 @@ from .validation import check_bool, check_float, check_int, invalid
 #: setting ``cache_size``, a name kept so saved configs load). Not the embedder's word-type
 #: cache (``RuntimeSettings.word_cache_size``).
 LAYER_CACHE_TOKENS = 200_000
+
+#: The named choices of ``trainable_layers``; an integer N (the top N LSTM layers) also works.
+TRAINABLE_LAYER_NAMES = ("none", "top", "all")
+
+
+def check_trainable_layers(value: Any) -> Union[str, int]:
+    """``value`` if it names biLM layers to train: "none", "top", "all" or an int >= 0
+    (0 is "none"); E218 otherwise. Whether N fits the biLM is known once it is loaded."""
+    if isinstance(value, str) and value in TRAINABLE_LAYER_NAMES:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ElmoInputError(Errors.E218.format(value=value))
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,16 @@ class BiLMSettings:
     max_sentence_length (int): Longer sentences are cut into windows. Default 256.
     cache_size (int): Tokens of finished layers kept in the training-time LRU cache
         (memory: tokens * (L+1) * 2P * 4 bytes); 0 disables it. Default 200,000. Not the
-        embedder's word-type cache (``RuntimeSettings.word_cache_size``).
+        embedder's word-type cache (``RuntimeSettings.word_cache_size``). Not used while
+        the biLM is trained (its layers change every update).
+    trainable_layers (Union[str, int]): Which biLM layers ``spacy train`` / ``nlp.update``
+        train (docs/fine-tuning.md): "none" (default: frozen, today's files and vectors),
+        "top" (the top LSTM layer), N (the top N LSTM layers) or "all" (the char CNN and
+        every LSTM layer). Needs ``precision="float32"`` (E226) and a ``state`` other than
+        "stateful" (E225); E218 for anything else, E219 for more layers than the biLM has.
+    learning_rate_scale (float): The trained biLM layers' learning rate relative to the
+        training optimizer's (discriminative learning rates). Default 0.1.
+    dropout (float): Dropout on the trained biLM's output layers in training. Default 0.0.
 
     ``state``, ``device``, ``precision`` and ``batch_size`` are runtime settings: their
     defaults and allowed values are :class:`~spacy_elmo.runtime_settings.RuntimeSettings`'.
@@ -83,6 +105,9 @@ class BiLMSettings:
     overlap: int = 16
     max_sentence_length: int = 256
     cache_size: int = LAYER_CACHE_TOKENS
+    trainable_layers: Union[str, int] = "none"
+    learning_rate_scale: float = 0.1
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
         self._check_source()
@@ -94,6 +119,25 @@ class BiLMSettings:
         )
         for name, minimum in _INT_MINIMA.items():
             check_int(name, getattr(self, name), low=minimum)
+        self._check_training()
+
+    @property
+    def trains(self) -> bool:
+        """Whether ``spacy train`` / ``nlp.update`` train biLM layers."""
+        return self.trainable_layers not in ("none", 0)
+
+    def _check_training(self) -> None:
+        value = check_trainable_layers(self.trainable_layers)
+        scale = check_float("learning_rate_scale", self.learning_rate_scale, low=0.0)
+        object.__setattr__(self, "learning_rate_scale", scale)
+        dropout = check_float("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
+        object.__setattr__(self, "dropout", dropout)
+        if not self.trains:
+            return
+        if self.state == "stateful":
+            raise ElmoInputError(Errors.E225.format(value=value))
+        if self.precision != "float32":
+            raise ElmoInputError(Errors.E226.format(value=value, precision=self.precision))
 
     def _check_source(self) -> None:
         """A name, both files, or nothing (E402); paths given as Path objects kept as text."""

@@ -1,13 +1,18 @@
-"""``spacy-elmo.ElmoLayers.v1``: docs -> all biLM layers per token, through the frozen biLM.
+"""``spacy-elmo.ElmoLayers.v1``: docs -> all biLM layers per token, through the biLM.
 
 It owns every setting of the biLM (:class:`~spacy_elmo.settings.BiLMSettings`), inside the
 ``elmo`` component (``[components.elmo.model]``) and on its own (a listener's ``layers``).
 
-The biLM never receives gradients (``ElmoEmbedder`` runs under ``torch.no_grad``); the
-backward pass of this model returns nothing. Once the model has run in training mode, results
-are cached per doc (see :mod:`.cache`), for training and evaluation alike, unless
-``state="stateful"``, where a doc's vectors depend on earlier batches. Inference alone never
-fills the cache.
+By default the biLM is frozen: it never receives gradients (``ElmoEmbedder`` runs without
+autograd) and the backward pass of this model returns nothing. Once the model has run in
+training mode, results are cached per doc (see :mod:`.cache`), for training and evaluation
+alike, unless ``state="stateful"``, where a doc's vectors depend on earlier batches.
+Inference alone never fills the cache.
+
+With ``trainable_layers`` (docs/fine-tuning.md) a training pass records the graph of the
+trained layers and returns :class:`~.types.TrainableLayers`; its backward pass sends the
+gradients through the biLM (they accumulate in the parameters' ``.grad``) and the shim's
+``finish_update`` applies them (:mod:`.finetune`). The layer cache is not used then.
 """
 
 import inspect
@@ -25,7 +30,7 @@ from .cache import doc_key
 from .owner import BiLMOwner
 from .sequences import Segment, batch_segments, doc_segments
 from .shim import ElmoShim
-from .types import LayersOutT
+from .types import LayersOutT, TrainableLayers
 
 ARCHITECTURE = "spacy-elmo.ElmoLayers.v1"
 
@@ -93,6 +98,8 @@ def get_shim(model: Model) -> ElmoShim:
 
 
 def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[LayersOutT, Callable]:
+    if is_train and get_bilm(model).settings.trains:
+        return train_forward(model, docs)
     if is_train:
         # Training revisits the same docs every epoch (and evaluates on the same dev docs):
         # from now on keep layers. Plain inference never fills the cache.
@@ -124,21 +131,75 @@ def compute_layers(
     settings = bilm.settings
     embedder = bilm.embedder
     stateful = settings.state == "stateful"
-    use_cache = mix is None and bilm.cache_active and not stateful and bilm.cache.max_tokens > 0
+    use_cache = (
+        mix is None
+        and bilm.cache_active
+        and not stateful
+        and not settings.trains  # trained layers change with every update
+        and bilm.cache.max_tokens > 0
+    )
+    keys = [doc_key(doc) if use_cache else None for doc in docs]
+    hits = [None if key is None else bilm.cache.get(key) for key in keys]
+    outputs, batches = _plan(bilm, docs, skip=[h is not None for h in hits], mixed=mix is not None)
+    mix_t = None if mix is None else torch.from_numpy(np.asarray(mix, dtype=np.float32))
+    for batch in batches:
+        layers_t, _ = embedder.embed_batch_torch(_batch_tokens(docs, batch))
+        layers_t = layers_t.float()  # (K, B, T, D)
+        if mix_t is not None:
+            layers_t = mix_layers(layers_t, mix_t.to(layers_t.device), gamma)[None]  # (1, B, T, D)
+        _scatter(outputs, batch, layers_t.to("cpu").numpy(), mixed=mix is not None)
+    for i, hit in enumerate(hits):
+        if hit is not None:
+            outputs[i] = hit
+    if use_cache:
+        for i, key in enumerate(keys):
+            if key is not None and outputs[i].flags.writeable:
+                outputs[i] = bilm.cache.put(key, outputs[i])
+    return outputs
+
+
+def train_forward(model: Model, docs: List[Doc]) -> Tuple[LayersOutT, Callable]:
+    """The layers of a biLM being trained, with the graph of its trained parameters, and the
+    backward pass that sends the layers' gradients through it (into ``.grad``)."""
+    bilm = get_bilm(model)
+    embedder, dropout = bilm.embedder, bilm.settings.dropout
+    outputs, batches = _plan(bilm, docs, skip=[False] * len(docs), mixed=False)
+    tensors: List[torch.Tensor] = []
+    for batch in batches:
+        layers_t, _ = embedder.embed_batch_torch(_batch_tokens(docs, batch), grad=True)
+        if dropout:
+            layers_t = torch.nn.functional.dropout(layers_t, p=dropout, training=True)
+        tensors.append(layers_t)  # (K, B, T, D)
+        _scatter(outputs, batch, layers_t.detach().float().to("cpu").numpy(), mixed=False)
+
+    def backprop(d_outputs: LayersOutT) -> List[Doc]:
+        pairs = [
+            (t, _gather(model, d_outputs, batch, t))
+            for batch, t in zip(batches, tensors)
+            if t.requires_grad
+        ]
+        tensors.clear()  # the graph is used once
+        if pairs:
+            torch.autograd.backward([t for t, _ in pairs], [g for _, g in pairs])
+        return []
+
+    return cast(LayersOutT, TrainableLayers(outputs)), backprop
+
+
+def _plan(
+    bilm: BiLMOwner, docs: Sequence[Doc], *, skip: List[bool], mixed: bool
+) -> Tuple[List[np.ndarray], List[List[Segment]]]:
+    """Zeroed outputs for every doc and the biLM batches of the docs not skipped.
+    *Shape:* ``(L + 1, n_tokens, 2P)`` per doc, or ``(n_tokens, 2P)`` when ``mixed``."""
+    settings, embedder = bilm.settings, bilm.embedder
     K, D = embedder.n_layers, embedder.output_dim
     outputs: List[np.ndarray] = []
-    keys: List[Optional[bytes]] = []
     segments: List[Segment] = []
     for i, doc in enumerate(docs):
-        key = doc_key(doc) if use_cache else None
-        keys.append(key)
-        if key is not None:
-            hit = bilm.cache.get(key)
-            if hit is not None:
-                outputs.append(hit)
-                continue
-        shape = (len(doc), D) if mix is not None else (K, len(doc), D)
+        shape = (len(doc), D) if mixed else (K, len(doc), D)
         outputs.append(np.zeros(shape, dtype=np.float32))
+        if skip[i]:
+            continue
         segments.extend(
             doc_segments(
                 doc,
@@ -152,26 +213,38 @@ def compute_layers(
         segments,
         batch_size=settings.batch_size,
         max_batch_tokens=settings.max_batch_tokens,
-        sort=not stateful,
+        sort=settings.state != "stateful",
     )
-    mix_t = None if mix is None else torch.from_numpy(np.asarray(mix, dtype=np.float32))
-    for batch in batches:
-        tokens = [[docs[s.doc_index][p].text for p in s.positions] for s in batch]
-        layers_t, _ = embedder.embed_batch_torch(tokens)
-        layers_t = layers_t.float()  # (K, B, T, D)
-        if mix_t is not None:
-            layers_t = mix_layers(layers_t, mix_t.to(layers_t.device), gamma)[None]  # (1, B, T, D)
-        layers = layers_t.to("cpu").numpy()
-        for b, seg in enumerate(batch):
-            out = outputs[seg.doc_index]
-            keep = list(seg.positions[seg.keep_start : seg.keep_end])
-            rows = layers[:, b, seg.keep_start : seg.keep_end]
-            if mix is not None:
-                out[keep] = rows[0]
-            else:
-                out[:, keep] = rows
-    if use_cache:
-        for i, key in enumerate(keys):
-            if key is not None and outputs[i].flags.writeable:
-                outputs[i] = bilm.cache.put(key, outputs[i])
-    return outputs
+    return outputs, list(batches)  # a training pass reads them again in its backward pass
+
+
+def _batch_tokens(docs: Sequence[Doc], batch: List[Segment]) -> List[List[str]]:
+    return [[docs[s.doc_index][p].text for p in s.positions] for s in batch]
+
+
+def _scatter(
+    outputs: List[np.ndarray], batch: List[Segment], layers: np.ndarray, *, mixed: bool
+) -> None:
+    """Copy each segment's kept rows of a batch's ``layers`` (*Shape:* ``(K, B, T, D)``)
+    to its doc's output."""
+    for b, seg in enumerate(batch):
+        out = outputs[seg.doc_index]
+        keep = list(seg.positions[seg.keep_start : seg.keep_end])
+        rows = layers[:, b, seg.keep_start : seg.keep_end]
+        if mixed:
+            out[keep] = rows[0]
+        else:
+            out[:, keep] = rows
+
+
+def _gather(
+    model: Model, d_outputs: LayersOutT, batch: List[Segment], layers: torch.Tensor
+) -> torch.Tensor:
+    """The inverse of :func:`_scatter` for gradients: each doc's gradient at the positions
+    of the batch's layers. *Shape:* ``(K, B, T, D)``, zero at padding and context."""
+    grad = torch.zeros_like(layers)
+    for b, seg in enumerate(batch):
+        keep = list(seg.positions[seg.keep_start : seg.keep_end])
+        d = model.ops.to_numpy(d_outputs[seg.doc_index])[:, keep]  # (K, n, D)
+        grad[:, b, seg.keep_start : seg.keep_end] = torch.as_tensor(d, device=grad.device)
+    return grad

@@ -3,7 +3,10 @@
 The ``elmo`` component computes the biLM layers once per batch (in ``predict`` and
 ``update``) and hands them to every listener with :meth:`ElmoListenerNode.receive`; each
 listener then applies its own trainable :mod:`ScalarMix <.scalar_mix>`. No gradient flows
-back into the biLM. When nothing was received for a batch (e.g. ``nlp.pipe`` with other batch
+back into a frozen biLM; when the ``elmo`` component trains its biLM (``trainable_layers``),
+it hands a callback with the layers, and the listener's backward pass sends its mix's
+gradient there (every listener's is summed, see :mod:`.finetune`). When nothing was received
+for a batch (e.g. ``nlp.pipe`` with other batch
 sizes per component), the listener computes the layers itself: from ``doc._.elmo_layers`` if
 stored, else through the linked ``elmo`` component's biLM. A listener linked to no ``elmo``
 component is an error (E211); one that should run a biLM of its own says so in config with a
@@ -11,13 +14,16 @@ component is an error (E211); one that should run a biLM of its own says so in c
 """
 
 import warnings
-from typing import Callable, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from spacy.tokens import Doc
 from thinc.api import Model, chain
 
 from ..errors import ElmoInputError, Errors, Warnings
-from .types import LayersOutT, VectorsOutT
+from .types import LayersOutT, TrainableLayers, VectorsOutT
+
+#: Where a listener sends the gradient of the layers it received (a trained biLM).
+GradientSink = Callable[[LayersOutT], Any]
 
 
 class ElmoListenerNode(Model):
@@ -36,6 +42,7 @@ class ElmoListenerNode(Model):
         self.upstream_name = upstream_name
         self._batch_id: Optional[int] = None
         self._outputs: Optional[LayersOutT] = None
+        self._sink: Optional[GradientSink] = None
         # Set by the elmo component when it links its listeners; not serialized.
         self.upstream_layers: Optional[Model] = None
         self._warned = False
@@ -57,13 +64,19 @@ class ElmoListenerNode(Model):
             len(doc) + 1 for doc in docs
         )
 
-    def receive(self, batch_id: int, outputs: LayersOutT) -> None:
+    def receive(
+        self, batch_id: int, outputs: LayersOutT, sink: Optional[GradientSink] = None
+    ) -> None:
+        """The layers of the batch ``batch_id`` and, from a biLM being trained, where their
+        gradient goes."""
         self._batch_id = batch_id
         self._outputs = outputs
+        self._sink = sink
 
     def clear(self) -> None:
         self._batch_id = None
         self._outputs = None
+        self._sink = None
 
     def compute(self, docs: List[Doc], is_train: bool = False) -> LayersOutT:
         """Layers for docs that no upstream component annotated in this batch."""
@@ -95,17 +108,21 @@ def _listener_init(
 def _listener_forward(
     model: ElmoListenerNode, docs: List[Doc], is_train: bool
 ) -> Tuple[LayersOutT, Callable]:
-    outputs = None
+    outputs, sink = None, None
     if model._outputs is not None and model._batch_id == model.get_batch_id(docs):
-        outputs = model._outputs
+        outputs, sink = model._outputs, model._sink
         model.clear()  # free the layers as soon as this batch is consumed
     if outputs is None:
         outputs = model.compute(docs, is_train)
     if outputs:
         model.check_width(outputs[0].shape[-1])
+    if sink is not None and is_train and not isinstance(outputs, TrainableLayers):
+        outputs = TrainableLayers(outputs)  # the mix then sends gradients back
 
     def backprop(d_outputs: LayersOutT) -> List[Doc]:
-        return []  # nothing upstream to train
+        if sink is not None and is_train and d_outputs:
+            sink(d_outputs)  # the elmo component sums them and trains its biLM once
+        return []
 
     return outputs, backprop
 

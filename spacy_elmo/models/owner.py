@@ -3,15 +3,17 @@
 The settings (which biLM, how it runs), the biLM's files (:class:`~.source.BiLMSource`,
 resolved from the settings once, or attached by a ``bilm_loader``, ``from_disk`` or
 ``from_bytes``), the training-time layer cache and the loaded runtime. The runtime comes from
-:func:`spacy_elmo.shared.shared_embedder`, so pipelines with the same files share it.
+:func:`spacy_elmo.shared.shared_embedder`, so pipelines with the same files share it, unless
+the settings train the biLM (``trainable_layers``): training changes the weights, so such a
+model loads its own copy, and once updated it saves the fine-tuned weights (:mod:`.finetune`).
 It is loaded by :meth:`BiLMOwner.load` (the ``elmo`` component's ``initialize``,
 ``from_disk`` and ``from_bytes``), else on first use (a pipeline never initialised).
 """
 
 import copy
-from typing import Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
-from thinc.api import Ops
+from thinc.api import Ops, Optimizer
 
 from ..embedder import ElmoEmbedder
 from ..memory import check_fits, device_memory, host_memory
@@ -19,7 +21,8 @@ from ..settings import BiLMSettings
 from ..shared import SharedKey, shared_embedder
 from .cache import LayerCache
 from .device import device_for
-from .source import BiLMSource
+from .finetune import apply_update, unfreeze, weights_bytes
+from .source import OPTIONS_NAME, WEIGHTS_NAME, BiLMSource
 
 
 class BiLMOwner:
@@ -39,6 +42,11 @@ class BiLMOwner:
         self.cache_active = False
         #: The settings and runtime whose sizes were last checked (E115).
         self._sizes_checked: Optional[Tuple[BiLMSettings, ElmoEmbedder]] = None
+        #: Names of the biLM parameters being trained (``trainable_layers``), once loaded.
+        self.trained: List[str] = []
+        #: Whether an update changed the weights since they were loaded: then they are
+        #: saved from memory rather than copied from the files.
+        self.tuned = False
 
     # --- files and settings -----------------------------------------------------------------
     @property
@@ -61,15 +69,16 @@ class BiLMOwner:
         old, self.settings = self.settings, settings
         if _files_of(old) != _files_of(settings):
             self._resolved = None
-            self._embedder = None
+            self._unload()
         if _run_key(old) != _run_key(settings):
-            self._embedder = None
+            self._unload()
         self.cache.max_tokens = settings.cache_size
         self.cache.clear()
 
     def _unload(self) -> None:
         self._embedder = None
         self.cache.clear()
+        self.trained, self.tuned = [], False
 
     # --- the runtime --------------------------------------------------------------------------
     @property
@@ -102,6 +111,13 @@ class BiLMOwner:
         source, settings, device = self.source, self.settings, self.device
         state, precision = settings.state, settings.precision
         source.check()  # coded errors for missing files before they are hashed
+        if settings.trains:  # its own copy: training changes the weights
+            embedder = source.load(state=state, device=device, precision=precision)
+            self.trained = unfreeze(
+                embedder.bilm, settings.trainable_layers, precision=settings.precision
+            )
+            self.tuned = False
+            return embedder
         key = SharedKey(
             digest=source.digest if state != "stateful" else "",
             state=state,
@@ -122,13 +138,36 @@ class BiLMOwner:
 
     def copy(self) -> "BiLMOwner":
         """A copy with its own empty cache; the frozen runtime is shared, except a stateful
-        one, which carries its own state."""
+        one, which carries its own state, and a trained one, which has its own weights."""
         new = copy.copy(self)
         new.cache = LayerCache(self.settings.cache_size)
         new.cache_active = False
-        if self.settings.state == "stateful":
+        new.trained = list(self.trained)
+        if self.settings.state == "stateful" or self.settings.trains:
             new._embedder = copy.deepcopy(self._embedder)
         return new
+
+    # --- training (trainable_layers) ----------------------------------------------------------
+    def finish_update(self, optimizer: Optimizer, *, key_id: int) -> None:
+        """Apply the trained parameters' gradients with ``optimizer`` at the settings'
+        ``learning_rate_scale``; the runtime then follows the new weights."""
+        embedder = self._embedder
+        if embedder is None or not self.trained:
+            return
+        scale = self.settings.learning_rate_scale
+        if apply_update(embedder.bilm, self.trained, optimizer, key_id=key_id, lr_scale=scale):
+            self.tuned = True
+            embedder.weights_changed()
+
+    def file_bytes(self) -> Dict[str, bytes]:
+        """The biLM's two files: a copy of the source's, or, once the weights were
+        fine-tuned, the source's options.json and the weights as they are now."""
+        if not self.tuned or self._embedder is None:
+            return self.source.file_bytes()
+        paths = self.source.paths
+        options = self.source.options if paths is None else paths[OPTIONS_NAME].read_bytes()
+        assert isinstance(options, bytes)
+        return {OPTIONS_NAME: options, WEIGHTS_NAME: weights_bytes(self._embedder.bilm)}
 
 
 def check_setting_sizes(settings: BiLMSettings, embedder: ElmoEmbedder) -> None:
@@ -170,5 +209,5 @@ def _files_of(settings: BiLMSettings) -> Tuple[Optional[str], ...]:
     return settings.name, settings.options_file, settings.weight_file
 
 
-def _run_key(settings: BiLMSettings) -> Tuple[str, str, str]:
-    return settings.state, settings.device, settings.precision
+def _run_key(settings: BiLMSettings) -> Tuple[object, ...]:
+    return settings.state, settings.device, settings.precision, settings.trainable_layers

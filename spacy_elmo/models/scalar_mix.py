@@ -2,8 +2,9 @@
 
 Wraps the pure torch :class:`~spacy_elmo.pytorch.scalar_mix.ScalarMix` (Peters et al., 2018,
 eq. 1: ``gamma * sum_k softmax(w)_k * h_k``). Each downstream component builds its own, so
-every task learns its own weights and gamma. The input layers never get gradients: only the
-mix's own parameters are trained.
+every task learns its own weights and gamma. The input layers of a frozen biLM get no
+gradients; those of a biLM being trained (:class:`~.types.TrainableLayers`) get the mix's
+gradient, which the listener sends back to the biLM.
 """
 
 from typing import Callable, List, Optional, Tuple
@@ -11,7 +12,7 @@ from typing import Callable, List, Optional, Tuple
 from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, torch2xp, xp2torch
 
 from ..pytorch.scalar_mix import ScalarMix
-from .types import LayersOutT, VectorsOutT
+from .types import LayersOutT, TrainableLayers, VectorsOutT
 
 
 def build_scalar_mix_v1(
@@ -61,7 +62,7 @@ def build_scalar_mix_v1(
 def _forward(model: Model, X: LayersOutT, is_train: bool) -> Tuple[VectorsOutT, Callable]:
     if not X:
         return [], lambda dY: []
-    if not model.attrs["trainable"]:
+    if not model.attrs["trainable"] and not (is_train and isinstance(X, TrainableLayers)):
         return model.layers[0].predict(X), lambda dY: []
     return model.layers[0](X, is_train)
 
@@ -71,10 +72,16 @@ def _convert_inputs(model: Model, X: LayersOutT, is_train: bool) -> Tuple[ArgsKw
     # the real tokens of the batch, as AllenNLP's masked version does.
     xp = model.ops.xp
     joined = xp.concatenate([xp.asarray(x) for x in X], axis=1)
-    tensor = xp2torch(joined, requires_grad=False)
+    to_layers = is_train and isinstance(X, TrainableLayers)
+    tensor = xp2torch(joined, requires_grad=to_layers)
 
     def convert_dX(d_inputs: ArgsKwargs) -> LayersOutT:
-        return []  # the biLM is frozen: no gradient to the layers
+        grad = d_inputs.args[0] if d_inputs.args else None
+        if not to_layers or grad is None:
+            return []  # a frozen biLM: no gradient to the layers
+        d_joined = torch2xp(grad)  # (K, N, D)
+        splits = xp.cumsum(xp.asarray([x.shape[1] for x in X]))[:-1].tolist()
+        return list(xp.split(d_joined, splits, axis=1))
 
     return ArgsKwargs(args=(tensor,), kwargs={}), convert_dX
 

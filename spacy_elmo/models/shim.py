@@ -1,10 +1,12 @@
-"""``ElmoShim``: carries a frozen biLM's files and settings through thinc serialization.
+"""``ElmoShim``: carries a biLM's files and settings through thinc serialization.
 
 The model's biLM itself (settings, files, layer cache, runtime) is a
-:class:`~.owner.BiLMOwner`, the object this shim wraps; the shim only serialises it. The
-files are the source of truth: ``to_bytes``/``to_disk`` copy the original options.json and
-weights.hdf5 bytes unchanged, so a saved pipeline gives bit-identical vectors and needs
-neither the original paths nor a network.
+:class:`~.owner.BiLMOwner`, the object this shim wraps; the shim serialises it and hands a
+trained biLM's update to it (``finish_update``). The files are the source of truth:
+``to_bytes``/``to_disk`` copy the original options.json and weights.hdf5 bytes unchanged, so
+a saved pipeline gives bit-identical vectors and needs neither the original paths nor a
+network. A biLM fine-tuned in training (``trainable_layers``) saves its weights as they are
+now instead (:meth:`~.owner.BiLMOwner.file_bytes`).
 
 Every file is written to a fresh temporary file in its folder and moved into place with
 ``os.replace``: a link at the destination is replaced, never written through, and a write
@@ -152,12 +154,14 @@ class ElmoShim(Shim):
         attached = self.owner.attached
         return None if attached is None else attached.paths
 
-    # --- thinc Shim API (the biLM is frozen: no training hooks) ------------------------------
+    # --- thinc Shim API -----------------------------------------------------------------------
     def __call__(self, inputs, is_train):  # pragma: no cover - not called by thinc here
         raise NotImplementedError
 
     def finish_update(self, optimizer) -> None:
-        return None
+        """Update the trained biLM layers (nothing for a frozen biLM); keyed by this shim's
+        id, as thinc's PyTorchShim keys its parameters."""
+        self.owner.finish_update(optimizer, key_id=self.id)
 
     def to_device(self, device_type: str, device_id: int) -> None:
         """``model.to_gpu(N)`` / ``model.to_cpu()``: the owner follows with ``"auto"``."""
@@ -169,7 +173,7 @@ class ElmoShim(Shim):
 
     # --- serialization -------------------------------------------------------------------
     def file_bytes(self) -> Dict[str, bytes]:
-        return self.owner.source.file_bytes()
+        return self.owner.file_bytes()
 
     def to_bytes(self) -> bytes:
         settings = as_dict(self.owner.settings)
@@ -185,7 +189,14 @@ class ElmoShim(Shim):
         return self
 
     def write_files(self, path: Path) -> None:
-        write_source(self.owner.source, Path(path))
+        """The biLM's two files into the folder ``path``: copies of the source's, or the
+        fine-tuned weights (each file through a temporary file, as :func:`write_source`)."""
+        if not self.owner.tuned:
+            write_source(self.owner.source, Path(path))
+            return
+        folder = real_folder(Path(path))
+        for name, data in self.owner.file_bytes().items():  # names from FILE_NAMES
+            replace_file_bytes(folder / name, data)
 
     def to_disk(self, path: PathLike) -> None:
         self.write_files(Path(path))

@@ -3,8 +3,11 @@
 It sets ``doc._.elmo`` (a fixed mix of the layers, ``(n_tokens, 2P)``) and, with
 ``store_layers``, ``doc._.elmo_layers`` (``(L + 1, n_tokens, 2P)``). Downstream components
 that use ``spacy-elmo.ElmoListener.v1`` receive all layers of each batch from this
-component's ``predict``/``update`` and learn their own mix; the biLM itself is never trained,
-so ``update`` only computes (or fetches from the cache) and shares the layers.
+component's ``predict``/``update`` and learn their own mix. By default the biLM itself is
+frozen, so ``update`` only computes (or fetches from the cache) and shares the layers; with
+``trainable_layers`` in the model section, ``update`` also hands the listeners a place to send
+their gradients, which are summed and sent through the biLM once per batch, and
+``finish_update`` updates its trained layers (docs/fine-tuning.md).
 """
 
 import inspect
@@ -23,6 +26,8 @@ from spacy.util import to_disk as util_to_disk
 from thinc.api import Model
 
 from ..errors import ElmoInputError, Errors
+from ..hub.catalogue import warn_if_other_language
+from ..models.finetune import GradientSum
 from ..models.layers import (
     ARCHITECTURE,
     compute_layers,
@@ -32,7 +37,7 @@ from ..models.layers import (
     layer_settings,
 )
 from ..models.listener import ElmoListenerNode
-from ..models.shim import read_serialized, real_folder, replace_file_bytes, write_source
+from ..models.shim import read_serialized, real_folder, replace_file_bytes
 from ..models.source import OPTIONS_NAME, WEIGHTS_NAME, BiLMSource
 from ..models.types import LayersOutT
 from ..pytorch.scalar_mix import fixed_mix, softmax_weights
@@ -60,6 +65,9 @@ def make_elmo(nlp: Language, name: str, model: Model, **settings: Any) -> "Elmo"
     """
     own, shorthand = split_settings(settings, ComponentSettings, BiLMSettings)
     configure_elmo_layers(model, layer_settings(model).with_shorthand(shorthand))
+    warn_if_other_language(
+        layer_settings(model).name, nlp.lang
+    )  # W013: a model of another language
     return Elmo(nlp.vocab, model, name=name, settings=from_kwargs(ComponentSettings, own))
 
 
@@ -111,6 +119,8 @@ class Elmo(TrainablePipe):
         self.listener_map: Dict[str, List[Model]] = {}
         self.cfg: Dict[str, Any] = as_dict(settings)
         self._weights: Optional[np.ndarray] = None
+        # A trained biLM: the listeners' gradients of the last batch, not yet sent through it.
+        self._pending: Optional[GradientSum] = None
         # spaCy's replace_listeners reads these; the weakref keeps model copies from
         # deep-copying this component.
         self.model.attrs["replace_listener"] = replace_listener
@@ -207,13 +217,13 @@ class Elmo(TrainablePipe):
         s = self.settings
         return not (s.store_layers or s.layer_norm or self.listeners)
 
-    def _share(self, docs: List[Doc], layers: LayersOutT) -> None:
+    def _share(self, docs: List[Doc], layers: LayersOutT, sink: Optional[Callable] = None) -> None:
         if self.listeners:
             batch_id = ElmoListenerNode.get_batch_id(docs)
             for listener in self.listeners:
                 if not isinstance(listener, ElmoListenerNode):
                     raise ElmoInputError(Errors.E206.format(name=listener.name))
-                listener.receive(batch_id, layers)
+                listener.receive(batch_id, layers, sink)
 
     def set_annotations(self, docs: Iterable[Doc], layers: List[np.ndarray]) -> None:
         weights = self.layer_weights
@@ -245,20 +255,39 @@ class Elmo(TrainablePipe):
         losses: Optional[Dict[str, float]] = None,
     ) -> Dict[str, float]:
         """Compute the layers of the batch (cached across epochs) and hand them to the
-        listeners. The biLM is frozen: there is nothing to update here."""
+        listeners. A frozen biLM has nothing to update; a trained one (``trainable_layers``)
+        collects the listeners' gradients and sends them through the biLM once per batch
+        (:class:`~spacy_elmo.models.finetune.GradientSum`)."""
         if losses is None:
             losses = {}
         losses.setdefault(self.name, 0.0)
         docs = [eg.predicted for eg in examples]
-        layers, _ = self.model.begin_update(docs)  # training mode: turns the cache on
-        self._share(docs, layers)
+        self._flush_gradients()  # the last batch's, if a listener never sent its gradient
+        layers, backprop = self.model.begin_update(docs)  # training mode: turns the cache on
+        if layer_settings(self.model).trains:
+            self._pending = GradientSum(
+                backprop, expected=len(self.listeners), step=self.model.finish_update
+            )
+            self._share(docs, layers, self._pending.add)
+        else:
+            self._share(docs, layers)
         return losses
 
-    def get_loss(self, examples, scores):  # pragma: no cover - frozen, no loss
+    def _flush_gradients(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.close()
+
+    def get_loss(self, examples, scores):  # pragma: no cover - no loss of its own
         return 0.0, None
 
     def finish_update(self, sgd) -> None:
-        return None
+        """Update a trained biLM's layers with the listeners' gradients (at the model
+        section's ``learning_rate_scale``); nothing for a frozen biLM."""
+        if self._pending is not None:
+            self._pending.finish(sgd)
+        else:
+            self.model.finish_update(sgd)
 
     def initialize(
         self,
@@ -310,7 +339,7 @@ class Elmo(TrainablePipe):
         written through, and a write cut short leaves the old file."""
         serialize = {
             "cfg": lambda p: replace_file_bytes(Path(p), _json_bytes(self.cfg)),
-            "model": lambda p: write_source(get_bilm(self.model).source, Path(p)),
+            "model": lambda p: get_shim(self.model).write_files(Path(p)),
         }
         util_to_disk(real_folder(Path(path)), serialize, exclude)
 
@@ -325,7 +354,7 @@ class Elmo(TrainablePipe):
         return self
 
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
-        files = get_bilm(self.model).source.file_bytes()
+        files = get_shim(self.model).file_bytes()  # the fine-tuned weights, if trained
         return srsly.msgpack_dumps({"cfg": self.cfg, "files": files})
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "Elmo":
