@@ -14,7 +14,7 @@ from .char_cnn import CharCNN
 from .char_ids import BOS_IDS, EOS_IDS, MAX_CHAR_ID, batch_to_ids, tokens_to_ids
 from .char_vocab import TokenVocabulary, WordEmbedding
 from .config import ELMoConfig
-from .lstm import ElmoLstm, LSTMState, forget_gate_bias
+from .lstm import ElmoLstm, LSTMState
 
 
 @dataclass
@@ -53,10 +53,18 @@ class ELMoBiLM(nn.Module):
     :mod:`spacy_elmo.weights`.
     """
 
-    def __init__(self, config: ELMoConfig, *, device: Optional[torch.device] = None):
+    def __init__(
+        self,
+        config: ELMoConfig,
+        *,
+        device: Optional[torch.device] = None,
+        lstm_weights: bool = True,
+    ):
         """
         :param config: The architecture.
         :param device: Device to create the parameters on.
+        :param lstm_weights: False: the LSTM's weight matrices are never allocated (see
+            :meth:`without_lstm_weights`).
         """
         super().__init__()
         config.validate()
@@ -64,7 +72,7 @@ class ELMoBiLM(nn.Module):
         self.char_cnn = CharCNN(
             config=config.char_cnn, output_dim=config.lstm.projection_dim, device=device
         )
-        self.lstm = ElmoLstm(config=config.lstm, device=device)
+        self.lstm = ElmoLstm(config=config.lstm, device=device, weights=lstm_weights)
         # Dictionary input (ELMoForManyLangs): set by set_vocabulary; None reads UTF-8 bytes.
         self.vocabulary: Optional[TokenVocabulary] = None
         v = config.vocabulary
@@ -121,15 +129,11 @@ class ELMoBiLM(nn.Module):
 
     @classmethod
     def without_lstm_weights(cls, config: ELMoConfig, *, device: torch.device) -> "ELMoBiLM":
-        """A biLM to load into whose LSTM weight matrices are never allocated (they stay on
-        the meta device until a loader makes the LSTM lean: :meth:`ElmoLstm.set_lean`);
-        everything else is allocated, uninitialised, on ``device``."""
-        bilm = cls(config, device=torch.device("meta"))
-        bilm.char_cnn.to_empty(device=device)
-        bilm.lstm.bias.to_empty(device=device)
-        bilm.lstm.forget_bias = forget_gate_bias(config.lstm.dim, device=device)
-        bilm.boundary_ids = torch.tensor([BOS_IDS, EOS_IDS], device=device)
-        return bilm
+        """A biLM to load into whose LSTM weight matrices are never allocated (empty
+        placeholders until a loader makes the LSTM lean: :meth:`ElmoLstm.set_lean`);
+        everything else is allocated on ``device``. Not built on the meta device: its first
+        arithmetic imports torch's meta kernels (dynamo, sympy: 74 MB of RSS for good)."""
+        return cls(config, device=device, lstm_weights=False)
 
     def make_lean(self, dtype: torch.dtype) -> None:
         """Hold the LSTM and highway weights only in ``dtype`` (bfloat16 or int8), for

@@ -148,24 +148,29 @@ class ElmoLstm(nn.Module):
     unless the module is lean (:meth:`make_lean`).
     """
 
-    def __init__(self, *, config: LSTMConfig, device: Optional[torch.device] = None):
+    def __init__(
+        self, *, config: LSTMConfig, device: Optional[torch.device] = None, weights: bool = True
+    ):
         """
         :param config: The LSTM architecture.
         :param device: Device to create the parameters on.
+        :param weights: False for a module to make lean at once (:meth:`set_lean`): its
+            weight matrices are empty placeholders, never allocated (biases are).
         """
         super().__init__()
         self.config = config
         L, P, D = config.n_layers, config.projection_dim, config.dim
 
-        def params(*shape: int) -> nn.ParameterList:
+        def params(*shape: int, matrix: bool = True) -> nn.ParameterList:
+            size = shape if weights or not matrix else (2, 0, 0)  # indexable by direction
             return nn.ParameterList(
-                [nn.Parameter(torch.empty(*shape, device=device)) for _ in range(L)]
+                [nn.Parameter(torch.empty(*size, device=device)) for _ in range(L)]
             )
 
         # W_0 rows [0, P) and [P, 2P): (2, P, 4D) per layer, [in, out].
         self.input_weight = params(2, P, 4 * D)
         self.recurrent_weight = params(2, P, 4 * D)
-        self.bias = params(2, 4 * D)
+        self.bias = params(2, 4 * D, matrix=False)
         self.proj_weight = params(2, D, P)  # W_P_0, no bias
         self.register_buffer("forget_bias", forget_gate_bias(D, device=device), persistent=False)
         # dtype -> (parameter versions, (W_x, W_h, W_p) per layer): see matmul_weights.

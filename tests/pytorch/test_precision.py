@@ -261,3 +261,29 @@ def test_release_freed_memory_returns_kept_blocks_to_the_system():
         """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert float(out.stdout.strip()) > 100  # MB handed back of the 150 MB freed
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", pytest.param("int8", marks=needs_int8)])
+def test_lean_loading_never_builds_on_meta(precision, tiny_files):
+    # Arithmetic on the meta device imports torch's meta kernels (dynamo, sympy): 74 MB of
+    # RSS for good, more than the highway layers save. A fresh process sees whether it ran.
+    script = textwrap.dedent(f"""
+        import sys
+        from spacy_elmo.weights.lean import load_lean_bilm
+        bilm = load_lean_bilm({str(tiny_files[0])!r}, {str(tiny_files[1])!r}, precision={precision!r})
+        assert bilm.lstm.lean_dtype is not None
+        print("sympy" in sys.modules or "torch._dynamo" in sys.modules)
+        """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_without_lstm_weights_allocates_no_matrix(tiny_files):
+    from spacy_elmo.pytorch.bilm import ELMoBiLM
+    from spacy_elmo.weights import load_options
+
+    bilm = ELMoBiLM.without_lstm_weights(load_options(tiny_files[0]), device=torch.device("cpu"))
+    lstm = bilm.lstm
+    for name in ("input_weight", "recurrent_weight", "proj_weight"):
+        assert all(w.numel() == 0 and w.device.type == "cpu" for w in getattr(lstm, name))
+    assert all(b.shape == (2, 4 * lstm.config.dim) for b in lstm.bias)
