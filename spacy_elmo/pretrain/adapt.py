@@ -141,29 +141,34 @@ def _folder_files(folder: Path, base: Union[str, Path]) -> InitFiles:
     return InitFiles(options=folder / "options.json", weights=folder / "weights.hdf5")
 
 
-def adapt_config(
+def with_domain_files(
     config: PretrainConfig,
-    base: Base,
     *,
     train: Sequence[Union[str, Path]],
     dev: Sequence[Union[str, Path]] = (),
     pretokenized: bool = False,
 ) -> PretrainConfig:
-    """``config`` with BASE's architecture and the domain files (E328 without training text,
-    E327 for options that do not load)."""
-    try:
-        arch = load_options(base.files.options)
-    except (ElmoFormatError, OSError) as e:
-        raise ElmoInputError(Errors.E327.format(base=base.name, problem=e)) from None
-    overrides: Dict[str, Any] = {"model": options_to_dict(arch)}
+    """``config`` with the domain files (those of the config when none are given); E328
+    without training text or for a file that is not there."""
+    overrides: Dict[str, Any] = {}
     for key, paths in (("train", train), ("dev", dev)):
         if paths:
             overrides[f"data.{key}"] = [
                 {"path": str(p), "pretokenized": pretokenized} for p in paths
             ]
-    config = with_overrides(config, overrides)
+    config = with_overrides(config, overrides) if overrides else config
     _check_domain_files(config.data.train, config.data.dev)
     return config
+
+
+def with_base_architecture(config: PretrainConfig, base: Base) -> PretrainConfig:
+    """``config`` with BASE's architecture as ``model`` (config.json then describes the run);
+    E327 for options that do not load."""
+    try:
+        arch = load_options(base.files.options)
+    except (ElmoFormatError, OSError) as e:
+        raise ElmoInputError(Errors.E327.format(base=base.name, problem=e)) from None
+    return with_overrides(config, {"model": options_to_dict(arch)})
 
 
 def _check_domain_files(train: Sequence[CorpusFile], dev: Sequence[CorpusFile]) -> None:
@@ -195,10 +200,12 @@ def adapt(
     :returns: The final record of the run, with ``model_card`` (its path).
     """
     out = Path(output_dir)
-    found = resolve_base(base, weight_file=weight_file)
-    config = adapt_config(
-        config or default_adapt_config(), found, train=train, dev=dev, pretokenized=pretokenized
+    # The domain files first: a missing one is reported before BASE is downloaded.
+    config = with_domain_files(
+        config or default_adapt_config(), train=train, dev=dev, pretokenized=pretokenized
     )
+    found = resolve_base(base, weight_file=weight_file)
+    config = with_base_architecture(config, found)
     record = _run_record(found, config)
     _check_output_dir(out, record)
     _warn_about(config, out)
@@ -292,9 +299,10 @@ __all__ = [
     "ADAPT_DEFAULTS",
     "Base",
     "adapt",
-    "adapt_config",
     "default_adapt_config",
     "load_adapt_config",
     "resolve_base",
     "with_adapt_overrides",
+    "with_base_architecture",
+    "with_domain_files",
 ]

@@ -270,6 +270,9 @@ def test_bad_base_folder_and_domain_files(tmp_path, domain):
         adapt(TINY, tmp_path / "out", progress=False)
     with pytest.raises(ElmoInputError, match=r"\[E328\].*does not exist"):
         adapt(TINY, tmp_path / "out", train=[tmp_path / "missing.txt"], progress=False)
+    # Checked before BASE is resolved (a catalogue model would be downloaded first).
+    with pytest.raises(ElmoInputError, match=r"\[E328\]"):
+        adapt("no-such-model", tmp_path / "out", train=[tmp_path / "missing.txt"])
     with pytest.raises(ElmoInputError, match=r"\[E328\].*is not a file"):
         adapt(TINY, tmp_path / "out", train=[domain[0]], dev=[tmp_path], progress=False)
 
