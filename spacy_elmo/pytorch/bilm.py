@@ -232,19 +232,18 @@ class ELMoBiLM(nn.Module):
             state = state.index_rows(order)
         out, final = self.lstm(inputs, n_s, state, matmul_dtype=matmul_dtype)  # (L, 2, B, T2, P)
         del inputs, x_s
-        # Every layer written straight into one tensor, rows back in input order: at full size
-        # each intermediate (cat, unsort, cat) would be another ~25 MB per batch of 32.
-        layers = x.new_empty(out.shape[0] + 1, B, T2, 2 * P)  # (L+1, B, T2, 2P)
-        layers[0] = torch.cat([x, x], dim=2) * mask2.unsqueeze(2)
-        layers[1:, order, :, :P] = out[:, 0]
-        layers[1:, order, :, P:] = reverse_within_length(out[:, 1], n_s)
-        del out
         final = final.index_rows(unorder)
-        if keep_boundaries:
-            return BiLMOutput(layers, mask2, final)
-        # Remove boundaries: word t of a row sits at position t + 1.
-        mask = positions[:, :T] < lengths.unsqueeze(1)
-        layers = layers[:, :, 1 : T + 1] * mask.unsqueeze(0).unsqueeze(3)
+        # Every layer written straight into one tensor, rows back in input order and, unless
+        # kept, without the boundary positions: at full size each intermediate (cat, unsort,
+        # cat, slice) would be another ~25 MB per batch of 32.
+        keep = slice(0, T2) if keep_boundaries else slice(1, T + 1)  # word t at position t + 1
+        layers = x.new_empty(out.shape[0] + 1, B, keep.stop - keep.start, 2 * P)
+        layers[0] = torch.cat([x, x], dim=2)[:, keep]
+        layers[1:, order, :, :P] = out[:, 0, :, keep]
+        layers[1:, order, :, P:] = reverse_within_length(out[:, 1], n_s)[:, :, keep]
+        del out
+        mask = mask2 if keep_boundaries else positions[:, :T] < lengths.unsqueeze(1)
+        layers.mul_(mask.unsqueeze(0).unsqueeze(3))  # zeros at padding (and </S> if removed)
         return BiLMOutput(layers, mask, final)
 
     def _check_char_ids(self, char_ids: Tensor) -> None:

@@ -109,7 +109,12 @@ def lstm_step(
 
 
 def stack_layers(
-    x: Tensor, state: LSTMState, layer: LayerFn, *, use_skip_connections: bool
+    x: Tensor,
+    state: LSTMState,
+    layer: LayerFn,
+    *,
+    use_skip_connections: bool,
+    out: Optional[Tensor] = None,
 ) -> Tuple[Tensor, LSTMState]:
     """Run the layers bottom-up, each on the previous layer's output, with a residual
     connection around every layer but the first (docs/format.md §9).
@@ -120,6 +125,9 @@ def stack_layers(
         (*Shape:* ``(2, B, P)``) and ``c`` (*Shape:* ``(2, B, D)``) and returns its outputs
         (*Shape:* ``(2, T, B, P)``) and final ``h`` and ``c``.
     :param use_skip_connections: Add each layer's input to its output (from layer 1).
+    :param out: Without autograd, the tensor ``layer`` wrote layer ``l``'s outputs into
+        (``out[l]``), residuals then added in place: no stacked copy of every layer.
+        *Shape:* ``(n_layers, 2, T, B, P)``.
     :returns: The outputs of every layer, residuals included.
         *Shape:* ``(n_layers, 2, B, T, P)``. And the final state of every layer.
     """
@@ -129,13 +137,13 @@ def stack_layers(
     for l in range(state.h.shape[0]):
         h_seq, h_l, c_l = layer(l, x, state.h[l], state.c[l])
         if l > 0 and use_skip_connections:
-            h_seq = h_seq + x
+            h_seq = h_seq + x if out is None else h_seq.add_(x)
         outputs.append(h_seq)
         final_h.append(h_l)
         final_c.append(c_l)
         x = h_seq
-    out = torch.stack(outputs).transpose(2, 3)  # (L, 2, B, T, P)
-    return out, LSTMState(torch.stack(final_h), torch.stack(final_c))
+    stacked = torch.stack(outputs) if out is None else out
+    return stacked.transpose(2, 3), LSTMState(torch.stack(final_h), torch.stack(final_c))
 
 
 class ElmoLstm(nn.Module):
@@ -337,11 +345,14 @@ class ElmoLstm(nn.Module):
             if self.lean_dtype is not None:
                 raise ElmoInputError(Errors.E120.format(precision=_precision_name(self.lean_dtype)))
             layer: LayerFn = lambda l, x_l, h, c: self._layer(l, x_l, n_active, h, c)
-        else:
-            default = self.lean_dtype or self.bias[0].dtype
-            made = self.products(matmul_dtype or default)
-            layer = lambda l, x_l, h, c: self._layer_inference(l, x_l, n_active, h, c, made[l])
-        return stack_layers(x, state, layer, use_skip_connections=cfg.use_skip_connections)
+            return stack_layers(x, state, layer, use_skip_connections=cfg.use_skip_connections)
+        default = self.lean_dtype or self.bias[0].dtype
+        made = self.products(matmul_dtype or default)
+        buf = x.new_empty(cfg.n_layers, 2, T, B, P)  # every layer's outputs, written in place
+        layer = lambda l, x_l, h, c: self._layer_inference(
+            l, x_l, n_active, h, c, made[l], out=buf[l]
+        )
+        return stack_layers(x, state, layer, use_skip_connections=cfg.use_skip_connections, out=buf)
 
     def _layer(
         self, l: int, x: Tensor, n_active: List[int], h: Tensor, c: Tensor
@@ -398,6 +409,8 @@ class ElmoLstm(nn.Module):
         h0: Tensor,
         c0: Tensor,
         products: LayerProducts,
+        *,
+        out: Tensor,
     ) -> Tuple[Tensor, Tensor, Tensor]:
         """:meth:`_layer` without autograd: the same products in the same order, computed in
         place in preallocated buffers; the input GEMM skips padding positions.
@@ -405,14 +418,14 @@ class ElmoLstm(nn.Module):
         ``products``: layer ``l``'s (:meth:`products`): float32 (then they are those of
         :meth:`_layer`) or a lower precision (products in that one, the rest in ``x``'s
         dtype). ``x``: (2, T, B, P); ``h0``: (2, B, P); ``c0``: (2, B, D) (not modified).
-        Returns the outputs (2, T, B, P), zero past each row's length, and the final ``h``
-        and ``c``.
+        Returns the outputs (2, T, B, P), written into ``out`` and zero past each row's
+        length, and the final ``h`` and ``c``.
         """
         _, T, B, P = x.shape
         D = self.config.dim
         cell_clip, proj_clip = self.config.cell_clip, self.config.proj_clip
         h, c = h0.clone(), c0.clone()  # (2, B, P), (2, B, D); finished rows stay in place
-        out = x.new_zeros(2, T, B, P)
+        out.zero_()
         n_steps = sum(1 for n in n_active if n > 0)  # active rows are a prefix, so are steps
         if n_steps == 0:
             return out, h, c
