@@ -224,6 +224,7 @@ class ElmoEmbedder:
         self._cache_rows: Optional[Tensor] = None
         self._stateful = StatefulRows()
         self._warm: Optional[LSTMState] = None
+        self._warm_stale = False  # weights changed since the warm state was computed
         if state == "warm":
             self._warm = warm_state(bilm, read_sentences(warmup_text()))
 
@@ -279,15 +280,27 @@ class ElmoEmbedder:
             self._cache_index.clear()
             self._cache_rows = None
 
-    def weights_changed(self) -> None:
+    def weights_changed(self, *, char_cnn: bool = True) -> None:
         """Follow an update of the biLM's weights (fine-tuning): forget the char-CNN vectors
-        and compute the warm state again from the new weights, so that the vectors are those
-        a runtime loaded from the saved weights gives."""
+        if ``char_cnn`` changed, and compute the warm state again from the new weights before
+        the next call without gradients, so that inference gives the vectors a runtime
+        loaded from the saved weights gives. Training calls (``grad=True``) keep the warm
+        state they have: computing it again at every update would double a step's cost."""
         with self._lock:
-            self.clear_cache()
-            if self.state == "warm":
-                with torch.no_grad():
+            if char_cnn:
+                self.clear_cache()
+            self._warm_stale = self.state == "warm"
+
+    def _fresh_warm_state(self) -> LSTMState:
+        """The warm state, computed again if the weights changed since (see
+        :meth:`weights_changed`) and this call records no graph."""
+        if self._warm_stale and not torch.is_grad_enabled():
+            with self._lock:
+                if self._warm_stale:
                     self._warm = warm_state(self.bilm, read_sentences(warmup_text()))
+                    self._warm_stale = False
+        assert self._warm is not None
+        return self._warm
 
     # A lock can be neither pickled nor deep-copied: copies get their own.
     def __getstate__(self) -> dict:
@@ -452,8 +465,7 @@ class ElmoEmbedder:
         if self.state == "zero":
             return None
         if self.state == "warm":
-            assert self._warm is not None
-            return broadcast_state(self._warm, batch_size)
+            return broadcast_state(self._fresh_warm_state(), batch_size)
         return self._stateful.take(self.bilm, batch_size)
 
     def _token_vectors(self, batch: Sequence[Sequence[str]], T: int) -> Tensor:
