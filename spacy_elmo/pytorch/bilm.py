@@ -53,6 +53,8 @@ class ELMoBiLM(nn.Module):
     :mod:`spacy_elmo.weights`.
     """
 
+    boundary_ids: Tensor  # a buffer: the <S> and </S> ids, (2, id_width)
+
     def __init__(
         self,
         config: ELMoConfig,

@@ -11,13 +11,13 @@ error stays that of rounding each product's inputs to 8 bits.
 
 import warnings
 from contextlib import contextmanager
-from typing import Iterator, Optional, Sequence, Tuple
+from typing import Iterator, Optional, Sequence
 
 import torch
 from torch import Tensor
 
 from ..errors import ElmoInputError, Errors
-from .products import linear_bf16, onednn_bf16_available, packed_bf16
+from .products import Direction, linear_bf16, onednn_bf16_available, packed_bf16
 
 ENGINE = "fbgemm"
 
@@ -93,12 +93,12 @@ class Int8Products:
 
     reduce_range = False
 
-    def __init__(self, directions: Sequence[Tuple[object, object, object, Tensor]]):
+    def __init__(self, directions: Sequence[Direction]):
         """:param directions: From :meth:`pack`, forward then backward."""
         self.W_x, self.W_h, self.W_p = (list(t) for t in list(zip(*directions))[:3])
 
     @staticmethod
-    def pack(W_x: Tensor, W_h: Tensor, W_p: Tensor, bias: Tensor) -> Tuple[object, ...]:
+    def pack(W_x: Tensor, W_h: Tensor, W_p: Tensor, bias: Tensor) -> Direction:
         """One direction: ``W_x``, ``W_h`` *Shape:* ``(P, 4D)``; ``W_p`` *Shape:*
         ``(D, P)``; ``bias`` (forget bias included) *Shape:* ``(4D,)``, fused into W_x."""
         if onednn_bf16_available(W_p.device):
