@@ -287,3 +287,17 @@ def test_without_lstm_weights_allocates_no_matrix(tiny_files):
     for name in ("input_weight", "recurrent_weight", "proj_weight"):
         assert all(w.numel() == 0 and w.device.type == "cpu" for w in getattr(lstm, name))
     assert all(b.shape == (2, 4 * lstm.config.dim) for b in lstm.bias)
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", pytest.param("int8", marks=needs_int8)])
+def test_bilm_make_lean_matches_the_lean_loader(precision, tiny_files):
+    dtype = {"bfloat16": torch.bfloat16, "int8": torch.int8}[precision]
+    bilm = load_bilm(*tiny_files)  # not the shared fixture: this one is changed
+    highway = bilm.char_cnn.highway.weight[0]
+    bilm.make_lean(dtype)
+    assert highway.numel() == 0  # the float32 storage is gone, not just unregistered
+    assert bilm.lstm.lean_dtype == bilm.char_cnn.highway.lean_dtype == dtype
+    made = ElmoEmbedder.from_bilm(bilm, state="zero", precision=precision)
+    loaded = ElmoEmbedder(*tiny_files, state="zero", precision=precision)
+    for a, b in zip(made.embed_batch(SENTENCES), loaded.embed_batch(SENTENCES)):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
