@@ -110,8 +110,8 @@ class ElmoEmbedder:
             )
         else:
             made = self.from_files(
-                options_file,  # type: ignore[arg-type]  (None: checked by the hub, E402)
-                weight_file,  # type: ignore[arg-type]
+                options_file,  # None: checked by the hub (E402)
+                weight_file,
                 state=state,
                 device=device,
                 cache_size=cache_size,
@@ -140,6 +140,7 @@ class ElmoEmbedder:
             state=state, device=device, cache_size=cache_size, precision=precision
         )
         files = resolve_bilm(name=name)
+        assert dev is not None  # a device was given (None only in from_bilm)
         return cls._load(
             files, state=state, device=dev, cache_size=cache_size, precision=precision, lean=lean
         )
@@ -165,6 +166,7 @@ class ElmoEmbedder:
             state=state, device=device, cache_size=cache_size, precision=precision
         )
         files = resolve_bilm(options_file=options_file, weight_file=weight_file)  # E402 there
+        assert dev is not None  # a device was given (None only in from_bilm)
         return cls._load(
             files, state=state, device=dev, cache_size=cache_size, precision=precision, lean=lean
         )

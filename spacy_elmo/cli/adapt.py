@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Optional
 
 import typer
 
+from ..runtime_settings import RUNTIME_DEFAULTS
 from .app import app
 from .pretrain import _parse_overrides
 
@@ -39,7 +40,7 @@ def adapt_cli(
     config_path: Optional[Path] = typer.Option(None, "--config", "-c", help="JSON config in the pretraining format without `model`, e.g. configs/adapt_default.json (default: the built-in adapt defaults)."),
     pretokenized: bool = typer.Option(False, "--pretokenized", help="--train/--dev files are whitespace-tokenized (no spaCy tokenizer)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many steps in total (default: training.max_epochs)."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: cuda if available)."),
+    device: str = typer.Option(RUNTIME_DEFAULTS.device, "--device", help="auto (default: cuda if available, under torchrun cuda:LOCAL_RANK; else cpu), cpu, cuda, cuda:1."),
     no_progress: bool = typer.Option(False, "--no-progress"),
 ) -> None:
     """Adapt a trained biLM to a domain's text: a new softmax for the domain's vocabulary

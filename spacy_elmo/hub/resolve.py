@@ -7,7 +7,7 @@ the CLI), so names, URLs, the cache and offline mode behave the same everywhere.
 import json
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, List, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional
 
 from ..errors import ElmoDownloadError, ElmoFormatError, Errors, Warnings
 from ..runtime_settings import check_model_source
@@ -177,6 +177,9 @@ def _compare_options(entry: ModelEntry, path: Path, where: str) -> None:
     """W010 when the fetched options.json describes another architecture than recorded."""
     from ..weights.options import config_from_dict
 
+    if entry.options is None:  # the public listing states no architecture to compare with
+        return
+    fetched: Dict[str, Any]
     try:
         fetched = json.loads(path.read_text(encoding="utf8"))
         same = config_from_dict(fetched) == config_from_dict(entry.options)

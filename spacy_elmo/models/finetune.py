@@ -14,10 +14,11 @@ batch. Fine-tuned weights are written as a bilm-tf weights.hdf5
 
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Union, cast
 
 import torch
 from thinc.api import Optimizer, torch2xp, xp2torch
+from thinc.types import FloatsXd
 from torch import nn
 
 from ..errors import ElmoInputError, Errors
@@ -84,8 +85,8 @@ def apply_update(
         if p.grad is None:
             continue
         # Copies: thinc's optimizers update the weights array in place.
-        weights = torch2xp(p.detach().clone())
-        grad = torch2xp(p.grad.detach().clone())
+        weights = cast(FloatsXd, torch2xp(p.detach().clone()))
+        grad = cast(FloatsXd, torch2xp(p.grad.detach().clone()))
         new, _ = optimizer((key_id, f"bilm.{name}"), weights, grad, lr_scale=lr_scale)
         with torch.no_grad():
             p.copy_(xp2torch(new, device=p.device))

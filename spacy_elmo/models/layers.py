@@ -183,7 +183,7 @@ def train_forward(model: Model, docs: List[Doc]) -> Tuple[LayersOutT, Callable]:
             torch.autograd.backward([t for t, _ in pairs], [g for _, g in pairs])
         return []
 
-    return cast(LayersOutT, TrainableLayers(outputs)), backprop
+    return cast(LayersOutT, TrainableLayers(cast(LayersOutT, outputs))), backprop
 
 
 def _plan(

@@ -137,13 +137,17 @@ def _n_layers(source: BiLMSettings) -> int:
     """Output layers of the biLM (L + 1). A catalogue model's are recorded in the catalogue
     (no download); a file's are read from its options.json, fetched first when remote (a
     location is parsed, never made a ``Path``: that would mangle ``http://``)."""
-    from ..hub import DEFAULT_NAME, get_entry, resolve_file
+    from ..hub import DEFAULT_NAME, get_entry, resolve_bilm, resolve_file
     from ..util import default_model_paths
     from ..weights.options import load_options
 
     if source.name is not None and source.name.strip() != DEFAULT_NAME:
-        return get_entry(source.name).layers + 1
-    if source.options_file is None:
+        layers = get_entry(source.name).layers
+        if layers is not None:
+            return layers + 1
+        # A catalogue entry whose public listing states no architecture: read its options.
+        options = resolve_bilm(name=source.name).options
+    elif source.options_file is None:
         options = default_model_paths()[0]
     else:
         options = resolve_file(source.options_file, kind="options")

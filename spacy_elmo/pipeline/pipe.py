@@ -65,9 +65,8 @@ def make_elmo(nlp: Language, name: str, model: Model, **settings: Any) -> "Elmo"
     """
     own, shorthand = split_settings(settings, ComponentSettings, BiLMSettings)
     configure_elmo_layers(model, layer_settings(model).with_shorthand(shorthand))
-    warn_if_other_language(
-        layer_settings(model).name, nlp.lang
-    )  # W013: a model of another language
+    # W013: a model of another language than the pipeline's
+    warn_if_other_language(layer_settings(model).name, nlp.lang or "")
     return Elmo(nlp.vocab, model, name=name, settings=from_kwargs(ComponentSettings, own))
 
 

@@ -22,7 +22,7 @@ class FrameworkDevice(NamedTuple):
     "mps" or "cpu"."""
 
     type: str
-    index: int = 0
+    index: int = 0  # type: ignore[assignment]  # a field named like tuple.index
 
 
 class Machine(NamedTuple):

@@ -5,7 +5,7 @@ copied, so a mismatched or corrupt file fails with a coded message instead of a 
 """
 
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Tuple, Union, cast
 
 import numpy as np
 import torch
@@ -355,7 +355,11 @@ def load_bilm(
     from .manylangs import load_manylangs, model_folder_of
     from .options import load_options
 
-    folder = None if is_file_object(options_file) else model_folder_of(options_file)
+    folder = (
+        None
+        if is_file_object(options_file)
+        else model_folder_of(cast(Union[str, Path], options_file))
+    )
     if folder is not None:  # an ELMoForManyLangs model: config.json and its folder
         return load_manylangs(folder, device=device).requires_grad_(trainable).train(trainable)
     config = load_options(options_file)
