@@ -123,6 +123,8 @@ def test_top_trains_only_the_top_lstm_layer(tiny_paths):
     changed = _changed(nlp, before)
     top = {f"lstm.{k}.1" for k in ("input_weight", "recurrent_weight", "bias", "proj_weight")}
     assert changed == top, changed  # layer 0 and the char CNN stay exactly as loaded
+    # layers that change with every update are never cached
+    assert len(get_bilm(nlp.get_pipe("elmo").model).cache) == 0
 
 
 def test_all_trains_the_char_cnn_and_every_lstm_layer(tiny_paths):
@@ -306,3 +308,40 @@ def test_more_layers_than_the_bilm_has(tiny_paths):
     nlp = _nlp(tiny_paths, ners=(), trainable_layers=3)
     with pytest.raises(ElmoInputError, match="E219"):
         nlp.initialize()
+
+
+def test_replaced_listener_trains_its_own_bilm(tiny_paths):
+    # nlp.replace_listeners: the ner gets its own copy of the biLM (an ElmoLayers inside its
+    # model); updating the ner trains that copy, through thinc's own backprop and
+    # finish_update, and leaves the elmo component's biLM as it was.
+    fix_random_seed(0)
+    nlp = _nlp(tiny_paths, trainable_layers="top", learning_rate_scale=1.0)
+    examples = _examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    nlp.replace_listeners("elmo", "ner", ["model.tok2vec"])
+    own = [node for node in nlp.get_pipe("ner").model.walk() if node.name == "elmo-layers"]
+    assert len(own) == 1
+    before_own = {
+        n: p.detach().clone() for n, p in get_bilm(own[0]).embedder.bilm.named_parameters()
+    }
+    before_elmo = _params(nlp)
+    for _ in range(3):
+        nlp.update(examples, sgd=optimizer, drop=0.0, exclude=["elmo"])
+    after_own = dict(get_bilm(own[0]).embedder.bilm.named_parameters())
+    changed = {n for n, p in before_own.items() if not torch.equal(p, after_own[n])}
+    assert changed == {
+        f"lstm.{k}.1" for k in ("input_weight", "recurrent_weight", "bias", "proj_weight")
+    }
+    assert _changed(nlp, before_elmo) == set()
+
+
+def test_dropout_applies_in_training_only(tiny_paths):
+    nlp = _nlp(tiny_paths, ners=(), trainable_layers="top", dropout=0.5)
+    nlp.initialize()
+    model = nlp.get_pipe("elmo").model
+    docs = [nlp.make_doc(t) for t in TEXTS]
+    train, _ = model.begin_update(docs)
+    predicted = model.predict(docs)
+    zeros = sum(int((t == 0).sum() - (p == 0).sum()) for t, p in zip(train, predicted))
+    assert zeros > 0.3 * sum(p.size for p in predicted)  # about half dropped in training
+    assert np.array_equal(model.predict(docs)[0], predicted[0])  # none at inference
