@@ -18,7 +18,7 @@ and anything that needs the float32 weights (training, saving, other precisions)
 error (E120, E121).
 """
 
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Union, cast
 
 import torch
 from torch import Tensor, nn
@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from ..errors import ElmoInputError, Errors
 from ..runtime_settings import PRECISIONS as PRECISION_NAMES
 from .config import LSTMConfig
-from .products import LayerProducts, layer_products
+from .products import LayerProducts, SteppedProducts, layer_products
 
 # Input pre-activations held at once: 2^22 floats (16 MiB). At D = 4096 that is 64 rows
 # per direction, enough for the GEMM to run at full speed.
@@ -441,7 +441,12 @@ class ElmoLstm(nn.Module):
         x_packed = x.reshape(2, T * B, P).index_select(1, index)  # (2, R, P)
         max_rows = max(n_active[0], _XW_BLOCK_ELEMENTS // (2 * 4 * D))
         xw_buf = x.new_empty(2 * max_rows * 4 * D)
-        h_buf = x.new_empty(2 * n_active[0] * P)
+        step: Union[_ExactLoop, _SteppedLoop]
+        if getattr(products, "stepped", False):
+            stepped = cast(SteppedProducts, products)
+            step = _SteppedLoop(stepped, h0, out, D=D, cell_clip=cell_clip, proj_clip=proj_clip)
+        else:
+            step = _ExactLoop(products, h, c, out, D=D, cell_clip=cell_clip, proj_clip=proj_clip)
         xw = xw_buf[:0].view(2, 0, 4 * D)
         block_start = 0  # first packed row of the current block
         for t in range(n_steps):
@@ -456,28 +461,105 @@ class ElmoLstm(nn.Module):
                 xw = xw_buf[: 2 * rows * 4 * D].view(2, rows, 4 * D)
                 products.input(x_packed[:, block_start : start[end]], xw)
             z = xw[:, start[t] - block_start : start[t + 1] - block_start]  # (2, n, 4D)
-            products.recurrent(h[:, :n], z)  # TF gate order i j f o
-            # The gates stay in the file's order: one more in-place call on a strided slice
-            # measured no slower than permuting the weights to i f o j, and needs no permuted
-            # copy (268 MB at full size) to keep in sync with the parameters.
-            i, j, fo = z[..., :D], z[..., D : 2 * D], z[..., 2 * D :]
-            i.sigmoid_()
-            j.tanh_()
-            fo.sigmoid_()
-            f, o = fo[..., :D], fo[..., D:]
-            cn = c[:, :n]
-            # c = f * c + i * j, rounded as in lstm_step (not fused into one addcmul).
-            cn.mul_(f).add_(i.mul_(j))
-            if cell_clip:
-                cn.clamp_(-cell_clip, cell_clip)
-            m = torch.tanh(cn, out=j).mul_(o)  # j's slot is free: o * tanh(c)
-            hn = h_buf[: 2 * n * P].view(2, n, P)
-            products.project(m, hn)
-            if proj_clip:
-                hn.clamp_(-proj_clip, proj_clip)
-            h[:, :n] = hn
-            out[:, t, :n] = hn
+            step(t, n, z, c[:, :n])
+        if isinstance(step, _SteppedLoop):
+            h = step.final_h(n_active[:n_steps])
         return out, h, c
+
+
+class _ExactLoop:
+    """One step of :meth:`ElmoLstm._layer_inference` with products in the file's gate order
+    i, j, f, o (float32: the numerics of :func:`lstm_step`), state ``h`` in float32."""
+
+    def __init__(
+        self,
+        products: LayerProducts,
+        h: Tensor,
+        c: Tensor,
+        out: Tensor,
+        *,
+        D: int,
+        cell_clip: Optional[float],
+        proj_clip: Optional[float],
+    ):
+        self.products, self.h, self.out, self.D = products, h, out, D
+        self.cell_clip, self.proj_clip = cell_clip, proj_clip
+        self.h_buf = h.new_empty(h.shape[0] * h.shape[1] * h.shape[2])
+
+    def __call__(self, t: int, n: int, z: Tensor, cn: Tensor) -> None:
+        D, h, P = self.D, self.h, self.h.shape[2]
+        self.products.recurrent(h[:, :n], z)  # TF gate order i j f o
+        # The float32 gates stay in the file's order: permuting them would need a permuted
+        # copy of the parameters (268 MB at full size) kept in sync with them.
+        i, j, fo = z[..., :D], z[..., D : 2 * D], z[..., 2 * D :]
+        i.sigmoid_()
+        j.tanh_()
+        fo.sigmoid_()
+        f, o = fo[..., :D], fo[..., D:]
+        # c = f * c + i * j, rounded as in lstm_step (not fused into one addcmul).
+        cn.mul_(f).add_(i.mul_(j))
+        if self.cell_clip:
+            cn.clamp_(-self.cell_clip, self.cell_clip)
+        m = torch.tanh(cn, out=j).mul_(o)  # j's slot is free: o * tanh(c)
+        hn = self.h_buf[: 2 * n * P].view(2, n, P)
+        self.products.project(m, hn)
+        if self.proj_clip:
+            hn.clamp_(-self.proj_clip, self.proj_clip)
+        h[:, :n] = hn
+        self.out[:, t, :n] = hn
+
+
+class _SteppedLoop:
+    """One step with :class:`~.products.SteppedProducts`: gates i, f, o, j (one sigmoid pass,
+    ``addcmul``), ``o * tanh(c)`` written straight in the projection's dtype, and the state
+    read by the next recurrent product without a conversion: the previous step's outputs
+    themselves (float32 state) or a buffer the projection fills in its dtype (bfloat16).
+    The final ``h`` is gathered from the outputs once at the end."""
+
+    def __init__(
+        self,
+        products: SteppedProducts,
+        h0: Tensor,
+        out: Tensor,
+        *,
+        D: int,
+        cell_clip: Optional[float],
+        proj_clip: Optional[float],
+    ):
+        self.products, self.out, self.D, self.h0 = products, out, D, h0
+        self.cell_clip, self.proj_clip = cell_clip, proj_clip
+        _, B, P = h0.shape
+        self.low = None if products.state_dtype == out.dtype else h0.to(products.state_dtype)
+        self.m_buf = out.new_empty(2 * B * D, dtype=products.m_dtype)
+
+    def __call__(self, t: int, n: int, z: Tensor, cn: Tensor) -> None:
+        D = self.D
+        if self.low is not None:
+            h = self.low[:, :n]
+        else:  # the previous outputs, contiguous per direction: fbgemm reads them as is
+            h = self.h0[:, :n] if t == 0 else self.out[:, t - 1, :n]
+        self.products.recurrent(h, z)  # gate order i f o j
+        gates = z[..., : 3 * D].sigmoid_()
+        i, f, o = gates[..., :D], gates[..., D : 2 * D], gates[..., 2 * D :]
+        j = z[..., 3 * D :].tanh_()
+        cn.mul_(f).addcmul_(i, j)  # c = f * c + i * j
+        if self.cell_clip:
+            cn.clamp_(-self.cell_clip, self.cell_clip)
+        m = self.m_buf[: 2 * n * D].view(2, n, D)
+        torch.mul(torch.tanh(cn, out=j), o, out=m)  # o * tanh(c), in the projection's dtype
+        low = None if self.low is None else self.low[:, :n]
+        self.products.project_step(m, self.out[:, t, :n], low, self.proj_clip)
+
+    def final_h(self, n_active: List[int]) -> Tensor:
+        """Each row's output at its last step (its state), ``h0`` for rows with none."""
+        _, T, B, P = self.out.shape
+        h = self.h0.clone()
+        n0 = n_active[0] if n_active else 0
+        if n0:
+            last = [sum(1 for n in n_active if n > b) - 1 for b in range(n0)]
+            index = torch.tensor([s * B + b for b, s in enumerate(last)], device=h.device)
+            h[:, :n0] = self.out.reshape(2, T * B, P).index_select(1, index)
+        return h
 
 
 def _precision_name(dtype: Optional[torch.dtype]) -> str:

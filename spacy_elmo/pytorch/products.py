@@ -16,9 +16,15 @@ is written once:
 
 Products in bfloat16 or int8 are added into float32 buffers: biases, gates, cell state,
 clipping and outputs stay float32.
+
+The packed products (oneDNN bfloat16, int8) are also :class:`SteppedProducts`: their weights
+are derived copies anyway, so their gate columns are stored in the order i, f, o, j (one
+``sigmoid_`` over the three contiguous sigmoid gates per step), and the loop hands them the
+recurrent state and ``o * tanh(c)`` already in the dtype their GEMMs read (no conversion per
+product). The float32 parameters and their products keep the file's order i, j, f, o.
 """
 
-from typing import Any, Callable, Protocol, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Protocol, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -36,6 +42,33 @@ class LayerProducts(Protocol):
 
     def project(self, m: Tensor, out: Tensor) -> None:
         """``out = m @ W_p``. ``m``: *Shape:* ``(2, n, D)``; ``out``: *Shape:* ``(2, n, P)``."""
+
+
+class SteppedProducts(LayerProducts, Protocol):
+    """Products whose gates are in the order i, f, o, j and whose step reads the state in
+    its GEMM's dtype (:meth:`ElmoLstm._layer_inference` checks ``stepped``)."""
+
+    stepped: bool  # True
+    state_dtype: torch.dtype  # dtype of ``h`` handed to :meth:`recurrent`
+    m_dtype: torch.dtype  # dtype of ``m`` handed to :meth:`project_step`
+
+    def project_step(
+        self, m: Tensor, out: Tensor, h_next: Optional[Tensor], proj_clip: Optional[float]
+    ) -> None:
+        """``out = clip(m @ W_p)`` in float32 (*Shape:* ``(2, n, P)``, each direction
+        contiguous) and, unless ``None``, the same into ``h_next`` in ``state_dtype``."""
+
+
+def ifoj_columns(weight: Tensor) -> List[Tensor]:
+    """The four gate blocks of ``weight``'s last axis (TF order i, j, f, o), as views in the
+    order i, f, o, j: the sigmoid gates then form one contiguous slice."""
+    i, j, f, o = weight.chunk(4, dim=-1)
+    return [i, f, o, j]
+
+
+def ifoj(weight: Tensor) -> Tensor:
+    """``weight`` (gates on its last axis) with its gate blocks reordered to i, f, o, j."""
+    return torch.cat(ifoj_columns(weight), dim=-1)
 
 
 class BatchedProducts:
@@ -78,19 +111,24 @@ def onednn_bf16_available(device: torch.device) -> bool:
         return False
 
 
-def packed_bf16(weight: Tensor) -> Tensor:
+def packed_bf16(weight: Tensor, *, gates: bool = False) -> Tensor:
     """``weight`` (*Shape:* ``(K, N)``, ``[in, out]``) in bfloat16, reordered for oneDNN's
-    linear (an opaque tensor). The batch-size hint (32) did not change the speed for 1 to
-    64 rows when measured."""
+    linear (an opaque tensor); ``gates``: its columns reordered from i, j, f, o to i, f, o, j.
+    The batch-size hint (32) did not change the speed for 1 to 64 rows when measured."""
     # One bfloat16 temporary, not two (``t().to()`` keeps the transposed strides and
     # ``contiguous()`` would copy again): loading converts 16 MB matrices one after another.
     w = torch.empty(weight.shape[1], weight.shape[0], dtype=torch.bfloat16, device=weight.device)
-    w.copy_(weight.detach().t())  # (N, K) as linear wants
+    blocks = ifoj_columns(weight.detach()) if gates else [weight.detach()]
+    row = 0
+    for block in blocks:  # (N, K) as linear wants, block by block: no float32 temporary
+        w[row : row + block.shape[1]].copy_(block.t())
+        row += block.shape[1]
     return torch.ops.mkldnn._reorder_linear_weight(w, 32)
 
 
 def linear_bf16(x: Tensor, packed: Tensor) -> Tensor:
-    """``x @ W`` in bfloat16 with a weight from :func:`packed_bf16`. *(n, K) -> (n, N)*"""
+    """``x @ W`` in bfloat16 with a weight from :func:`packed_bf16`. *(n, K) -> (n, N)*
+    (no copy when ``x`` is already contiguous bfloat16)."""
     return torch.ops.mkldnn._linear_pointwise(
         x.to(torch.bfloat16).contiguous(), packed, None, "none", [], ""
     )
@@ -101,19 +139,25 @@ Direction = Tuple[Any, Any, Any, Tensor]
 
 
 class PackedBf16Products:
-    """Per direction, oneDNN bfloat16 linears on weights reordered once."""
+    """Per direction, oneDNN bfloat16 linears on weights reordered once; gates (columns of
+    ``W_x``, ``W_h`` and the bias) in the order i, f, o, j. The recurrent state and ``m``
+    arrive in bfloat16 (:class:`SteppedProducts`)."""
+
+    stepped = True
+    state_dtype = torch.bfloat16
+    m_dtype = torch.bfloat16
 
     def __init__(self, directions: Sequence[Direction]):
         """:param directions: From :meth:`pack`, forward then backward."""
         self.W_x, self.W_h, self.W_p, bias = (list(t) for t in zip(*directions))
-        self.bias = torch.stack(bias)  # (2, 4D) float32
+        self.bias = torch.stack(bias)  # (2, 4D) float32, i f o j
 
     @staticmethod
     def pack(W_x: Tensor, W_h: Tensor, W_p: Tensor, bias: Tensor) -> Direction:
         """One direction: ``W_x``, ``W_h`` *Shape:* ``(P, 4D)``; ``W_p`` *Shape:*
-        ``(D, P)``; ``bias`` (forget bias included) *Shape:* ``(4D,)``."""
-        packed = packed_bf16(W_x), packed_bf16(W_h), packed_bf16(W_p)
-        return (*packed, bias.detach().to(torch.float32).clone())
+        ``(D, P)``; ``bias`` (forget bias included) *Shape:* ``(4D,)``; gates i, j, f, o."""
+        packed = packed_bf16(W_x, gates=True), packed_bf16(W_h, gates=True), packed_bf16(W_p)
+        return (*packed, ifoj(bias.detach().to(torch.float32)))
 
     def input(self, x: Tensor, out: Tensor) -> None:
         for d in range(2):
@@ -126,6 +170,17 @@ class PackedBf16Products:
     def project(self, m: Tensor, out: Tensor) -> None:
         for d in range(2):
             out[d].copy_(linear_bf16(m[d], self.W_p[d]))
+
+    def project_step(
+        self, m: Tensor, out: Tensor, h_next: Optional[Tensor], proj_clip: Optional[float]
+    ) -> None:
+        for d in range(2):
+            y = linear_bf16(m[d], self.W_p[d])  # bfloat16 out of oneDNN
+            if proj_clip:
+                y.clamp_(-proj_clip, proj_clip)
+            if h_next is not None:
+                h_next[d].copy_(y)
+            out[d].copy_(y)
 
 
 def _copies(dtype: torch.dtype) -> Callable[..., Direction]:

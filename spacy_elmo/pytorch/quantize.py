@@ -17,7 +17,14 @@ import torch
 from torch import Tensor
 
 from ..errors import ElmoInputError, Errors
-from .products import Direction, linear_bf16, onednn_bf16_available, packed_bf16
+from .products import (
+    Direction,
+    ifoj,
+    ifoj_columns,
+    linear_bf16,
+    onednn_bf16_available,
+    packed_bf16,
+)
 
 ENGINE = "fbgemm"
 
@@ -43,13 +50,18 @@ def _engine(name: str) -> Iterator[None]:
         torch.backends.quantized.engine = previous
 
 
-def quantize_per_channel(weight: Tensor) -> Tensor:
+def quantize_per_channel(weight: Tensor, *, gates: bool = False) -> Tensor:
     """Symmetric int8 quantization, one scale per output channel.
 
     :param weight: ``[in, out]`` as stored in the biLM. *Shape:* ``(K, N)``.
+    :param gates: Reorder the output channels from i, j, f, o to i, f, o, j.
     :returns: A quantized ``(N, K)`` tensor (``[out, in]``, as linear expects).
     """
-    w = weight.detach().to(torch.float32).t().contiguous()  # (N, K)
+    w = torch.empty(weight.shape[1], weight.shape[0], device=weight.device)  # (N, K)
+    row = 0
+    for block in ifoj_columns(weight.detach()) if gates else [weight.detach()]:
+        w[row : row + block.shape[1]].copy_(block.t())  # one float32 temporary, not two
+        row += block.shape[1]
     # An all-zero channel keeps a positive scale: its values stay exactly zero.
     scale = (w.abs().amax(dim=1) / 127.0).clamp_min(1e-12).to(torch.float64)
     zero = torch.zeros(w.shape[0], dtype=torch.long)
@@ -62,15 +74,17 @@ def quantize_per_channel(weight: Tensor) -> Tensor:
         return torch.quantize_per_channel(w, scale, zero, 0, torch.qint8)
 
 
-def pack(weight: Tensor, bias: Optional[Tensor] = None) -> object:
+def pack(weight: Tensor, bias: Optional[Tensor] = None, *, gates: bool = False) -> object:
     """fbgemm's packed form of ``weight`` (``[in, out]``, *Shape:* ``(K, N)``) and an
-    optional float32 ``bias`` (*Shape:* ``(N,)``)."""
+    optional float32 ``bias`` (*Shape:* ``(N,)``); ``gates``: both reordered from i, j, f, o
+    to i, f, o, j."""
     problem = int8_problem(weight.device)
     if problem is not None:
         raise ElmoInputError(Errors.E122.format(problem=problem))
-    b = None if bias is None else bias.detach().to(torch.float32).contiguous()
+    b = None if bias is None else bias.detach().to(torch.float32)
+    b = None if b is None else (ifoj(b) if gates else b.contiguous())
     with _engine(ENGINE):
-        return torch.ops.quantized.linear_prepack(quantize_per_channel(weight), b)
+        return torch.ops.quantized.linear_prepack(quantize_per_channel(weight, gates=gates), b)
 
 
 def linear(x: Tensor, packed: object, *, reduce_range: bool) -> Tensor:
@@ -79,12 +93,16 @@ def linear(x: Tensor, packed: object, *, reduce_range: bool) -> Tensor:
 
 
 class Int8Products:
-    """The products of one layer (see :class:`~spacy_elmo.pytorch.products.LayerProducts`),
-    per direction: input (bias and forget bias fused) and recurrent in int8; the projection
-    in bfloat16 where oneDNN runs it (else int8). Measured on the embedded default model, an
-    int8 projection doubled the error (median 1.8e-2 -> 3.0e-2 relative per token) for no
-    measurable speed: its input ``o * tanh(c)`` spans [-1, 1] with most values near 0, which
-    one 8-bit scale per call resolves poorly, and it is the smallest of the three products.
+    """The products of one layer (see :class:`~spacy_elmo.pytorch.products.SteppedProducts`),
+    per direction: input (bias and forget bias fused) and recurrent in int8, gates in the
+    order i, f, o, j; the projection in bfloat16 where oneDNN runs it (else int8). Measured
+    on the embedded default model, an int8 projection doubled the error (median 1.8e-2 ->
+    3.0e-2 relative per token) for no measurable speed: its input ``o * tanh(c)`` spans
+    [-1, 1] with most values near 0, which one 8-bit scale per call resolves poorly, and it
+    is the smallest of the three products.
+
+    fbgemm quantizes a float32 input itself, so the recurrent state stays float32: the loop
+    hands it the previous step's output rows (contiguous per direction), no copy.
 
     Activations use all 8 bits (``reduce_range=False``): CPUs with VNNI accumulate in int32
     and do not saturate. Without VNNI fbgemm's 16-bit intermediate sums may saturate, and
@@ -92,20 +110,24 @@ class Int8Products:
     """
 
     reduce_range = False
+    stepped = True
+    state_dtype = torch.float32
 
     def __init__(self, directions: Sequence[Direction]):
         """:param directions: From :meth:`pack`, forward then backward."""
         self.W_x, self.W_h, self.W_p = (list(t) for t in list(zip(*directions))[:3])
+        self.m_dtype = torch.bfloat16 if isinstance(self.W_p[0], Tensor) else torch.float32
 
     @staticmethod
     def pack(W_x: Tensor, W_h: Tensor, W_p: Tensor, bias: Tensor) -> Direction:
         """One direction: ``W_x``, ``W_h`` *Shape:* ``(P, 4D)``; ``W_p`` *Shape:*
-        ``(D, P)``; ``bias`` (forget bias included) *Shape:* ``(4D,)``, fused into W_x."""
+        ``(D, P)``; ``bias`` (forget bias included) *Shape:* ``(4D,)``, fused into W_x;
+        gates i, j, f, o."""
         if onednn_bf16_available(W_p.device):
             W_p_packed: object = packed_bf16(W_p)
         else:
             W_p_packed = pack(W_p)
-        return pack(W_x, bias), pack(W_h), W_p_packed, bias
+        return pack(W_x, bias, gates=True), pack(W_h, gates=True), W_p_packed, bias
 
     def input(self, x: Tensor, out: Tensor) -> None:
         for d in range(2):
@@ -116,9 +138,19 @@ class Int8Products:
             z[d].add_(linear(h[d], self.W_h[d], reduce_range=self.reduce_range))
 
     def project(self, m: Tensor, out: Tensor) -> None:
+        self.project_step(m, out, None, None)
+
+    def project_step(
+        self, m: Tensor, out: Tensor, h_next: Optional[Tensor], proj_clip: Optional[float]
+    ) -> None:
         for d in range(2):
             W_p = self.W_p[d]
             if isinstance(W_p, Tensor):  # bfloat16, oneDNN layout
-                out[d].copy_(linear_bf16(m[d], W_p))
+                y = linear_bf16(m[d], W_p)
             else:
-                out[d].copy_(linear(m[d], W_p, reduce_range=self.reduce_range))
+                y = linear(m[d], W_p, reduce_range=self.reduce_range)
+            if proj_clip:
+                y.clamp_(-proj_clip, proj_clip)
+            out[d].copy_(y)
+            if h_next is not None:
+                h_next[d].copy_(y)
