@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import ElmoInputError, Errors
-from .corpus import EncodedText
+from .text import EncodedText
 from .vocab import BOS_ID, EOS_ID
 
 

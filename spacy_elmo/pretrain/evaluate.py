@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from .batching import eval_windows
-from .corpus import EncodedText
+from .text import EncodedText
 from .model import BiLMLanguageModel
 from .vocab import BOS_ID, EOS_ID, Vocab
 

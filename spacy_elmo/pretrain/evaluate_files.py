@@ -6,7 +6,7 @@ from typing import Any, Dict, Optional, Sequence, Union
 import torch
 
 from .config import CorpusFile
-from .corpus import prepare_corpus
+from .text import prepare_corpus
 from .evaluate import evaluate_text
 from .export import load_checkpoint_model, load_exported
 

@@ -39,7 +39,7 @@ from .build import (
     resolve_architecture,
 )
 from .config import PretrainConfig
-from .corpus import EncodedText, prepare_corpus
+from .text import EncodedText, prepare_corpus
 from .ddp import DistContext, average_gradients, broadcast_parameters, cleanup, init_distributed
 from .evaluate import evaluate_text, lm_targets
 from .export import export_model

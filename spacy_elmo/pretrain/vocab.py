@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import ElmoInputError, Errors
 from ..pytorch.char_ids import BOS_TOKEN, EOS_TOKEN
 from .atomic import atomic_write_text
-from .corpus import EncodedText
+from .text import EncodedText
 
 UNK_TOKEN = "<UNK>"
 BOS_ID, EOS_ID, UNK_ID = 0, 1, 2

@@ -7,7 +7,7 @@ import pytest
 from spacy_elmo.errors import ElmoInputError
 from spacy_elmo.pretrain import config_from_dict, load_config, pretrain
 from spacy_elmo.pretrain.config import CorpusFile
-from spacy_elmo.pretrain.corpus import prepare_corpus, read_lines
+from spacy_elmo.pretrain.text import prepare_corpus, read_lines
 
 from .conftest import make_corpus, tiny_config
 
