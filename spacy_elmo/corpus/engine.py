@@ -28,6 +28,7 @@ import torch
 from ..errors import ElmoInputError, Errors, Warnings
 from ..pytorch.lstm import LSTMState
 from ..runtime_settings import RUNTIME_DEFAULTS
+from ..settings import BiLMSettings
 from ..util import warmup_text
 from ..validation import check_int
 from .checks import check_output, output_lock
@@ -44,6 +45,7 @@ from .reader import (
     iter_chunks,
     length_sorted_windows,
     scan_file,
+    token_batches,
 )
 from .resume import PartialRun, model_digest
 from .shard import Shard, join, leave
@@ -68,6 +70,10 @@ class EmbedSettings:
 
     :param output_format: ``"all"`` (L+1, n, 2P), ``"top"`` or ``"average"`` (n, 2P).
     :param batch_size: Sentences per biLM batch (default: ``RUNTIME_DEFAULTS.batch_size``, 64).
+    :param max_batch_tokens: Most padded tokens (rows x longest) per biLM batch, as the
+        spaCy model's setting of that name (default 4096): a window's long sentences go in
+        smaller batches, so no call pads up to ``batch_size`` x its longest line. Not used
+        with ``state="stateful"``.
     :param forget_sentences: Leave out ``sentence_to_index``.
     :param use_sentence_keys: Key datasets by sentence instead of line index.
     :param chunk_size: Lines per chunk (the unit split over processes, and saved when
@@ -86,6 +92,7 @@ class EmbedSettings:
 
     output_format: str = "all"
     batch_size: int = RUNTIME_DEFAULTS.batch_size
+    max_batch_tokens: int = BiLMSettings.max_batch_tokens
     forget_sentences: bool = False
     use_sentence_keys: bool = False
     chunk_size: int = 4096
@@ -98,7 +105,7 @@ class EmbedSettings:
     def validate(self) -> None:
         if self.output_format not in OUTPUT_FORMATS:
             raise ElmoInputError(Errors.E105.format(value=self.output_format))
-        for name in ("batch_size", "chunk_size", "index_piece_bytes"):
+        for name in ("batch_size", "max_batch_tokens", "chunk_size", "index_piece_bytes"):
             check_int(name, getattr(self, name), low=1)
         check_encoding(self.encoding)
         seconds = self.save_seconds
@@ -180,6 +187,7 @@ def fingerprint(embedder: CorpusEmbedder, settings: EmbedSettings) -> Dict[str, 
         "output_format": settings.output_format,
         "use_sentence_keys": settings.use_sentence_keys,
         "batch_size": settings.batch_size,
+        "max_batch_tokens": settings.max_batch_tokens,
         "chunk_lines": settings.chunk_lines(state),
     }
 
@@ -374,16 +382,26 @@ def _embed_window(
     # starting every window with an empty cache makes its vectors a function of its lines
     # alone, so a run cut anywhere (chunk size, save time, kill) writes the same bytes.
     embedder.clear_cache()
-    bs = settings.batch_size
     sort = embedder.state != "stateful"
     for positions, tokens in length_sorted_windows(lines, window=window, sort=sort):
-        for at in range(0, len(tokens), bs):
-            batch = tokens[at : at + bs]
-            for pos, layers in zip(positions[at : at + bs], embedder.embed_batch(batch)):
+        for at, end in _batches(tokens, settings, embedder.state):
+            batch = tokens[at:end]
+            for pos, layers in zip(positions[at:end], embedder.embed_batch(batch)):
                 index = chunk.first + start + pos
                 array = reduce_layers(layers, settings.output_format)
                 writer.add(index, chunk.lines[start + pos], array)
             progress.update(len(batch), sum(len(t) for t in batch))
+
+
+def _batches(tokens: List[List[str]], settings: EmbedSettings, state: str):
+    """The biLM batches of a window: filled by tokens (``max_batch_tokens``) as well as by
+    sentences; stateful rows carry their state by batch row, so there every batch is
+    ``batch_size`` consecutive lines."""
+    if state == "stateful":
+        return ((at, at + settings.batch_size) for at in range(0, len(tokens), settings.batch_size))
+    return token_batches(
+        tokens, batch_size=settings.batch_size, max_batch_tokens=settings.max_batch_tokens
+    )
 
 
 def _get_stateful(embedder: CorpusEmbedder) -> Optional[tuple]:

@@ -179,3 +179,22 @@ def length_sorted_windows(
         if sort:
             order.sort(key=lambda i: -len(tokens[i]))
         yield [start + i for i in order], [tokens[i] for i in order]
+
+
+def token_batches(
+    tokens: List[List[str]], *, batch_size: int, max_batch_tokens: int
+) -> Iterator[Tuple[int, int]]:
+    """``(start, end)`` of consecutive biLM batches over ``tokens`` (a window, longest first
+    when sorted): at most ``batch_size`` sentences and at most ``max_batch_tokens`` padded
+    tokens (rows x longest) each, one sentence at least: long sentences go in smaller
+    batches, so a call's memory stays bounded."""
+    start, longest = 0, 0
+    for i, sentence in enumerate(tokens):
+        new_longest = max(longest, len(sentence))
+        rows = i - start
+        if rows and (rows >= batch_size or new_longest * (rows + 1) > max_batch_tokens):
+            yield start, i
+            start, new_longest = i, len(sentence)
+        longest = new_longest
+    if start < len(tokens):
+        yield start, len(tokens)
