@@ -18,7 +18,7 @@ and anything that needs the float32 weights (training, saving, other precisions)
 error (E120, E121).
 """
 
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Union, cast
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union, cast
 
 import torch
 from torch import Tensor, nn
@@ -416,8 +416,9 @@ class ElmoLstm(nn.Module):
         place in preallocated buffers; the input GEMM skips padding positions.
 
         ``products``: layer ``l``'s (:meth:`products`): float32 (then they are those of
-        :meth:`_layer`) or a lower precision (products in that one, the rest in ``x``'s
-        dtype). ``x``: (2, T, B, P); ``h0``: (2, B, P); ``c0``: (2, B, D) (not modified).
+        :meth:`_layer`, and so are the steps: :class:`_ExactLoop`) or a lower precision
+        (products in that one, the rest in ``x``'s dtype; packed products take the leaner
+        :class:`_SteppedLoop`). ``x``: (2, T, B, P); ``h0``: (2, B, P); ``c0``: (2, B, D) (not modified).
         Returns the outputs (2, T, B, P), written into ``out`` and zero past each row's
         length, and the final ``h`` and ``c``.
         """
@@ -512,8 +513,8 @@ class _ExactLoop:
 class _SteppedLoop:
     """One step with :class:`~.products.SteppedProducts`: gates i, f, o, j (one sigmoid pass,
     ``addcmul``), ``o * tanh(c)`` written straight in the projection's dtype, and the state
-    read by the next recurrent product without a conversion: the previous step's outputs
-    themselves (float32 state) or a buffer the projection fills in its dtype (bfloat16).
+    read by the next recurrent product without a conversion or a copy: the previous step's
+    outputs themselves (float32 state, int8) or the projection's own bfloat16 results.
     The final ``h`` is gathered from the outputs once at the end."""
 
     def __init__(
@@ -529,13 +530,17 @@ class _SteppedLoop:
         self.products, self.out, self.D, self.h0 = products, out, D, h0
         self.cell_clip, self.proj_clip = cell_clip, proj_clip
         _, B, P = h0.shape
-        self.low = None if products.state_dtype == out.dtype else h0.to(products.state_dtype)
+        # The next step's h when it is not float32: the projection's own outputs.
+        self.low: Optional[List[Tensor]] = None
+        if products.state_dtype != out.dtype:
+            self.low = list(h0.to(products.state_dtype).unbind(0))
         self.m_buf = out.new_empty(2 * B * D, dtype=products.m_dtype)
 
     def __call__(self, t: int, n: int, z: Tensor, cn: Tensor) -> None:
         D = self.D
-        if self.low is not None:
-            h = self.low[:, :n]
+        h: Any
+        if self.low is not None:  # rows are a prefix: the first n rows, contiguous
+            h = [y[:n] for y in self.low]
         else:  # the previous outputs, contiguous per direction: fbgemm reads them as is
             h = self.h0[:, :n] if t == 0 else self.out[:, t - 1, :n]
         self.products.recurrent(h, z)  # gate order i f o j
@@ -547,8 +552,9 @@ class _SteppedLoop:
             cn.clamp_(-self.cell_clip, self.cell_clip)
         m = self.m_buf[: 2 * n * D].view(2, n, D)
         torch.mul(torch.tanh(cn, out=j), o, out=m)  # o * tanh(c), in the projection's dtype
-        low = None if self.low is None else self.low[:, :n]
-        self.products.project_step(m, self.out[:, t, :n], low, self.proj_clip)
+        low = self.products.project_step(m, self.out[:, t, :n], self.proj_clip)
+        if self.low is not None and low is not None:
+            self.low = low
 
     def final_h(self, n_active: List[int]) -> Tensor:
         """Each row's output at its last step (its state), ``h0`` for rows with none."""

@@ -37,8 +37,9 @@ class LayerProducts(Protocol):
         """``out = x @ W_x + bias``. ``x``: *Shape:* ``(2, R, P)`` float32;
         ``out``: *Shape:* ``(2, R, 4D)`` float32, written in place."""
 
-    def recurrent(self, h: Tensor, z: Tensor) -> None:
-        """``z += h @ W_h``. ``h``: *Shape:* ``(2, n, P)``; ``z``: *Shape:* ``(2, n, 4D)``."""
+    def recurrent(self, h: Any, z: Tensor) -> None:
+        """``z += h @ W_h``. ``h``: *Shape:* ``(2, n, P)`` (or, for :class:`SteppedProducts`,
+        a sequence of the two directions' ``(n, P)``); ``z``: *Shape:* ``(2, n, 4D)``."""
 
     def project(self, m: Tensor, out: Tensor) -> None:
         """``out = m @ W_p``. ``m``: *Shape:* ``(2, n, D)``; ``out``: *Shape:* ``(2, n, P)``."""
@@ -53,10 +54,11 @@ class SteppedProducts(LayerProducts, Protocol):
     m_dtype: torch.dtype  # dtype of ``m`` handed to :meth:`project_step`
 
     def project_step(
-        self, m: Tensor, out: Tensor, h_next: Optional[Tensor], proj_clip: Optional[float]
-    ) -> None:
+        self, m: Tensor, out: Tensor, proj_clip: Optional[float]
+    ) -> Optional[List[Tensor]]:
         """``out = clip(m @ W_p)`` in float32 (*Shape:* ``(2, n, P)``, each direction
-        contiguous) and, unless ``None``, the same into ``h_next`` in ``state_dtype``."""
+        contiguous). Returns the same per direction in ``state_dtype`` when that is not
+        float32 (the next step's ``h``: its first rows), else None (``out`` is)."""
 
 
 def ifoj_columns(weight: Tensor) -> List[Tensor]:
@@ -163,7 +165,7 @@ class PackedBf16Products:
         for d in range(2):
             torch.add(linear_bf16(x[d], self.W_x[d]), self.bias[d], out=out[d])
 
-    def recurrent(self, h: Tensor, z: Tensor) -> None:
+    def recurrent(self, h: Any, z: Tensor) -> None:
         for d in range(2):
             z[d].add_(linear_bf16(h[d], self.W_h[d]))
 
@@ -172,15 +174,16 @@ class PackedBf16Products:
             out[d].copy_(linear_bf16(m[d], self.W_p[d]))
 
     def project_step(
-        self, m: Tensor, out: Tensor, h_next: Optional[Tensor], proj_clip: Optional[float]
-    ) -> None:
+        self, m: Tensor, out: Tensor, proj_clip: Optional[float]
+    ) -> Optional[List[Tensor]]:
+        ys = []
         for d in range(2):
-            y = linear_bf16(m[d], self.W_p[d])  # bfloat16 out of oneDNN
+            y = linear_bf16(m[d], self.W_p[d])  # bfloat16 out of oneDNN: the next step's h
             if proj_clip:
                 y.clamp_(-proj_clip, proj_clip)
-            if h_next is not None:
-                h_next[d].copy_(y)
             out[d].copy_(y)
+            ys.append(y)
+        return ys
 
 
 def _copies(dtype: torch.dtype) -> Callable[..., Direction]:

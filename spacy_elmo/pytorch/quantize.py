@@ -11,7 +11,7 @@ error stays that of rounding each product's inputs to 8 bits.
 
 import warnings
 from contextlib import contextmanager
-from typing import Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -133,16 +133,14 @@ class Int8Products:
         for d in range(2):
             out[d].copy_(linear(x[d], self.W_x[d], reduce_range=self.reduce_range))
 
-    def recurrent(self, h: Tensor, z: Tensor) -> None:
+    def recurrent(self, h: Any, z: Tensor) -> None:
         for d in range(2):
             z[d].add_(linear(h[d], self.W_h[d], reduce_range=self.reduce_range))
 
     def project(self, m: Tensor, out: Tensor) -> None:
-        self.project_step(m, out, None, None)
+        self.project_step(m, out, None)
 
-    def project_step(
-        self, m: Tensor, out: Tensor, h_next: Optional[Tensor], proj_clip: Optional[float]
-    ) -> None:
+    def project_step(self, m: Tensor, out: Tensor, proj_clip: Optional[float]) -> None:
         for d in range(2):
             W_p = self.W_p[d]
             if isinstance(W_p, Tensor):  # bfloat16, oneDNN layout
@@ -152,5 +150,3 @@ class Int8Products:
             if proj_clip:
                 y.clamp_(-proj_clip, proj_clip)
             out[d].copy_(y)
-            if h_next is not None:
-                h_next[d].copy_(y)
