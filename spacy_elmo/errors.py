@@ -492,6 +492,13 @@ class Errors(metaclass=ErrorsWithCodes):
         "--steps {steps} gives fewer than two log lines at --log-every {log_every}; the "
         "throughput is timed between them. Use --steps of at least {minimum}."
     )
+    E607 = (
+        "`python -m spacy_elmo bench` runs the benchmarks of a source checkout, and none was "
+        "found ({reason}): they are not part of the installed package. Clone the source "
+        "repository (git clone <repository URL> spacy-elmo && cd spacy-elmo && pip install "
+        "-e .), then run `python -m benchmarks` (or `python -m spacy_elmo bench`) from its "
+        "root."
+    )
 
     # --- E3xx: pretraining ---------------------------------------------------------------
     E302 = (

@@ -65,8 +65,8 @@ def test_import_contracts_hold():
     assert f"{len(_contracts())} kept, 0 broken" in result.stdout
 
 
-def _plant(copy: Path, module: str, line: str) -> None:
-    path = copy / PACKAGE / (module.replace(".", "/") + ".py")
+def _plant(copy: Path, module: str, line: str, package: str = PACKAGE) -> None:
+    path = copy / package / (module.replace(".", "/") + ".py")
     path.write_text(path.read_text(encoding="utf8") + f"\n{line}  # noqa\n", encoding="utf8")
 
 
@@ -75,12 +75,16 @@ def test_contracts_catch_violations(tmp_path):
     shutil.copytree(
         REPO / PACKAGE, tmp_path / PACKAGE, ignore=shutil.ignore_patterns("assets", "__pycache__")
     )
+    shutil.copytree(
+        REPO / "benchmarks", tmp_path / "benchmarks", ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copy(REPO / "pyproject.toml", tmp_path)
     _plant(tmp_path, "pytorch.highway", "import spacy")
     _plant(tmp_path, "settings", "import torch")
     _plant(tmp_path, "hub.catalogue", "from ..models import cache")  # upward
     _plant(tmp_path, "errors", "from .cli import app")
-    _plant(tmp_path, "bench.worker_allennlp", "from . import sentences")
+    _plant(tmp_path, "worker_common", "from spacy_elmo import errors", package="benchmarks")
+    _plant(tmp_path, "data.convert", "import benchmarks.sentences")
     result = _lint_imports(tmp_path, extra_path=tmp_path)
     out = result.stdout
     assert result.returncode != 0, out
@@ -88,7 +92,8 @@ def test_contracts_catch_violations(tmp_path):
     assert "spacy_elmo.settings -> torch" in out
     assert "spacy_elmo.hub is not allowed to import spacy_elmo.models" in out
     assert "spacy_elmo.errors -> spacy_elmo.cli" in out
-    assert "spacy_elmo.bench.worker_allennlp -> spacy_elmo.bench.sentences" in out
+    assert "benchmarks.worker_common -> spacy_elmo.errors" in out
+    assert "spacy_elmo.data.convert -> benchmarks.sentences" in out
     assert "0 kept" in out  # the sibling cycle hub <-> models too
 
 

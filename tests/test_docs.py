@@ -201,7 +201,7 @@ def test_python_examples_use_existing_names(doc):
 def test_class_attributes_in_code_spans_exist(doc):
     if doc.name in THIRD_PARTY_DOCS:
         return
-    import spacy_elmo.bench.runner
+    import benchmarks.runner
     import spacy_elmo.embedder
     import spacy_elmo.pytorch.bilm
     import spacy_elmo.pytorch.config
@@ -209,7 +209,7 @@ def test_class_attributes_in_code_spans_exist(doc):
     import spacy_elmo.pytorch.scalar_mix
 
     modules = [spacy_elmo.embedder, spacy_elmo.pytorch.bilm, spacy_elmo.pytorch.config]
-    modules += [spacy_elmo.pytorch.lstm, spacy_elmo.pytorch.scalar_mix, spacy_elmo.bench.runner]
+    modules += [spacy_elmo.pytorch.lstm, spacy_elmo.pytorch.scalar_mix, benchmarks.runner]
     classes: Dict[str, type] = {
         name: obj for m in modules for name, obj in vars(m).items() if isinstance(obj, type)
     }
@@ -245,8 +245,12 @@ def cli_options() -> Dict[str, Set[str]]:
 
     from spacy_elmo.cli import app
 
+    import benchmarks.cli
+
     group = typer.main.get_command(app)
-    commands = getattr(group, "commands")
+    commands = dict(getattr(group, "commands"))
+    # `bench` forwards to the checkout's benchmarks command: its options are that one's.
+    commands["bench"] = typer.main.get_command(benchmarks.cli.app)
     return {
         name: {opt for param in command.params for opt in param.opts + param.secondary_opts}
         for name, command in commands.items()

@@ -157,16 +157,20 @@ def test_spacy_layer_cache_is_not_the_word_cache():
 def _typer_options():
     """(command, option, default) of every typer option of a runtime setting."""
     pytest.importorskip("typer")
+    import benchmarks.cli
     import spacy_elmo.cli  # noqa: F401  (registers every command)
     from spacy_elmo.cli.app import app
 
+    # `bench` forwards to the checkout's benchmarks command: its options are that one's.
+    commands = [(c.name, c) for c in app.registered_commands if c.name != "bench"]
+    commands += [("bench", c) for c in benchmarks.cli.app.registered_commands]
     found = []
-    for command in app.registered_commands:
+    for name, command in commands:
         for param in inspect.signature(command.callback).parameters.values():
             info = param.default
             for decl in getattr(info, "param_decls", None) or ():
                 if decl in OPTIONS:
-                    found.append((command.name, decl, info.default))
+                    found.append((name, decl, info.default))
     return found
 
 
@@ -192,7 +196,7 @@ def test_every_cli_default_is_the_owners():
 
 
 def test_the_benchmark_batch_is_named():
-    from spacy_elmo.bench.runner import BENCH_BATCH_SIZE, run_benchmark
+    from benchmarks.runner import BENCH_BATCH_SIZE, run_benchmark
 
     bench = {o: d for c, o, d in _typer_options() if c == "bench"}
     assert bench["--batch-size"] == BENCH_BATCH_SIZE == 32
@@ -257,7 +261,7 @@ def test_the_scan_finds_a_planted_copy(tmp_path, monkeypatch):
 def test_one_device_function_and_no_duplicates():
     """Only pytorch/device.py turns a setting into a torch device; the former per-caller
     checkers are gone."""
-    import spacy_elmo.bench.runner as runner
+    import benchmarks.runner as runner
     import spacy_elmo.corpus.shard as shard
 
     assert not hasattr(runner, "check_device") and not hasattr(shard, "check_device")

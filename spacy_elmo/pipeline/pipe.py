@@ -211,7 +211,7 @@ class Elmo(TrainablePipe):
         self._share(docs, layers)
         return layers
 
-    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+    def pipe(self, stream: Iterable[Doc], *, batch_size: Optional[int] = None) -> Iterator[Doc]:
         """Annotate ``stream``, yielding docs in their order.
 
         spaCy's ``batch_size`` sets how many docs it hands each component at once; the biLM
@@ -225,7 +225,10 @@ class Elmo(TrainablePipe):
         batches.
         """
         if self.listeners or layer_settings(self.model).state == "stateful":
-            yield from super().pipe(stream, batch_size=batch_size)
+            # spaCy's own default batch size unless spaCy passed one
+            yield from super().pipe(
+                stream, **({} if batch_size is None else {"batch_size": batch_size})
+            )
             return
         max_tokens, max_docs = pipe_window(layer_settings(self.model))
         buffer: List[Doc] = []

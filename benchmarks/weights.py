@@ -6,10 +6,10 @@ from typing import Tuple, Union
 
 import torch
 
-from ..pytorch.bilm import ELMoBiLM
-from ..pytorch.config import ELMoConfig
-from ..pytorch.config import preset as get_preset
-from ..weights import save_options, save_weights
+from spacy_elmo.pytorch.bilm import ELMoBiLM
+from spacy_elmo.pytorch.config import ELMoConfig
+from spacy_elmo.pytorch.config import preset as get_preset
+from spacy_elmo.weights import save_options, save_weights
 
 DEFAULT_WEIGHT_SEED = 0
 

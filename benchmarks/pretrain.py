@@ -1,6 +1,6 @@
 """Pretraining throughput of process x thread layouts, side by side in one run.
 
-``python -m spacy_elmo.bench.pretrain --layouts 1x1,1x2,2x1 --steps 60 --repeats 3 \\
+``python -m benchmarks.pretrain --layouts 1x1,1x2,2x1 --steps 60 --repeats 3 \\
     -c configs/pretrain_default.json --corpus-dir /path/to/lm-corpus``
 
 A layout ``PxT`` is P processes (``torchrun --standalone`` for P > 1) of T torch threads each.
@@ -24,7 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from ..errors import ElmoInputError, Errors
+from spacy_elmo.errors import ElmoInputError, Errors
+
 from .launch import spacy_elmo_command
 
 

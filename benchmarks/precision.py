@@ -1,6 +1,6 @@
 """Peak RSS and tokens/s of each precision at full size, one fresh process per precision.
 
-``python -m spacy_elmo.bench.precision [--batches 2] [--rounds 1] [--cache-dir bench-out]``:
+``python -m benchmarks.precision [--batches 2] [--rounds 1] [--cache-dir bench-out]``:
 each process loads ``ElmoEmbedder(precision=P)`` (lean for bfloat16 and int8) on the bench's
 random ``original`` weights, embeds one warm-up batch of 32 (oneDNN and fbgemm make their
 kernels for each new shape then), times ``batches`` more and reports its memory: the RSS
@@ -12,6 +12,7 @@ the median of each round's ratio to float32.
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -19,7 +20,9 @@ import sys
 import time
 from typing import Dict, List
 
-from ..runtime_settings import PRECISIONS
+from spacy_elmo.runtime_settings import PRECISIONS
+
+from .runner import checkout_env
 from .sentences import make_sentences
 from .weights import make_weights
 
@@ -32,7 +35,7 @@ def one(precision: str, cache_dir: str, batches: int) -> dict:
     """Runs in the child: load, one warm-up batch, ``batches`` timed batches of 32."""
     import torch
 
-    from ..embedder import ElmoEmbedder
+    from spacy_elmo.embedder import ElmoEmbedder
 
     baseline = _peak_mb()  # torch and spacy-elmo imported, nothing loaded
     torch.set_num_threads(2)
@@ -58,9 +61,10 @@ def one(precision: str, cache_dir: str, batches: int) -> dict:
 
 
 def _child(precision: str, args: argparse.Namespace) -> dict:
-    argv = [sys.executable, "-m", "spacy_elmo.bench.precision", "--child", precision]
+    argv = [sys.executable, "-m", "benchmarks.precision", "--child", precision]
     argv += ["--batches", str(args.batches), "--cache-dir", args.cache_dir]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    env = checkout_env(dict(os.environ))
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

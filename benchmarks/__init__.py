@@ -1,6 +1,7 @@
-"""The benchmark: tokens/s, GFLOP/s and peak RSS of spacy-elmo against AllenNLP.
+"""The benchmarks of spacy-elmo, run from a source checkout (``python -m benchmarks``, or
+``python -m spacy_elmo bench``): they are not part of the installed package.
 
-Plain functions; ``python -m spacy_elmo bench`` is a thin shim over :func:`run_benchmark`.
+Plain functions; ``python -m benchmarks`` is a thin typer shim over :func:`run_benchmark`.
 """
 
 from .runner import default_reference_python, format_table, run_benchmark

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-from ..errors import ElmoInputError, Errors
-from ..pytorch.config import ELMoConfig
-from ..pytorch.config import preset as get_preset
-from ..runtime_settings import RUNTIME_DEFAULTS
+from spacy_elmo.errors import ElmoInputError, Errors
+from spacy_elmo.pytorch.config import ELMoConfig
+from spacy_elmo.pytorch.config import preset as get_preset
+from spacy_elmo.runtime_settings import RUNTIME_DEFAULTS
+
 from .sentences import DEFAULT_SEED, make_sentences, sentence_stats
 from .weights import DEFAULT_WEIGHT_SEED, make_weights, preset_name
 
@@ -52,6 +53,13 @@ def default_reference_python() -> Path:
     return DEFAULT_REFERENCE_VENV / "bin" / "python"
 
 
+def checkout_env(env: Dict[str, str]) -> Dict[str, str]:
+    """``env`` with the checkout holding ``benchmarks`` first on ``PYTHONPATH``, so a child
+    ``python -m benchmarks...`` finds it from any working directory."""
+    paths = [str(HERE.parent)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return {**env, "PYTHONPATH": os.pathsep.join(paths)}
+
+
 class Worker:
     """One implementation in its own process, driven line by line."""
 
@@ -61,6 +69,8 @@ class Worker:
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             env[var] = str(threads)
         env.setdefault("PYTHONWARNINGS", "ignore")
+        if argv[1:3] == ["-m", "benchmarks.worker_ours"]:
+            env = checkout_env(env)
         self.log_path = log_path
         self._log = open(log_path, "w")
         self.proc = subprocess.Popen(
@@ -237,7 +247,7 @@ def check_settings(settings: BenchSettings) -> None:
     """Reject bad settings before anything is written or started (coded errors)."""
     if settings.interleave not in ("batch", "pass"):
         raise ElmoInputError(Errors.E601.format(value=settings.interleave))
-    from ..pytorch.device import resolve_device  # torch only when a benchmark runs
+    from spacy_elmo.pytorch.device import resolve_device  # torch only when a benchmark runs
 
     # ``device`` must name a device this machine has: cpu, or cuda[:N] with CUDA.
     dev, problem = resolve_device(settings.device, types=("cpu", "cuda"))
@@ -309,7 +319,7 @@ def _start_workers(run: BenchRun, variants: List[str], log: Callable[[str], None
     log("starting spacy-elmo worker")
     run.workers["spacy-elmo"] = Worker(
         "spacy-elmo",
-        [sys.executable, "-m", "spacy_elmo.bench.worker_ours"],
+        [sys.executable, "-m", "benchmarks.worker_ours"],
         dict(run.common, variants=variants, device=s.device),
         run.cache / "worker-spacy-elmo.log",
         s.threads,

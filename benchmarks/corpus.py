@@ -1,7 +1,7 @@
 """Benchmark of ``embed`` on generated text: tokens/s with 1 and N processes, peak memory at
 two input sizes, and ``embed`` against ``ElmoEmbedder.embed_sentences`` per token.
 
-``python -m spacy_elmo.bench.corpus --lines 100000 --processes 1,2 --rss-lines 10000,1000000``
+``python -m benchmarks.corpus --lines 100000 --processes 1,2 --rss-lines 10000,1000000``
 
 Every ``embed`` run is a fresh subprocess (``torchrun --standalone`` for N > 1); its peak RSS
 is the largest of its processes (``RUSAGE_CHILDREN``, measured in a wrapper process per run).
@@ -72,8 +72,8 @@ def in_process_tokens_per_second(src: Path, out: Path, fmt: str, batch_size: int
     """The same lines through ``embed_corpus`` (reading, embedding, writing, assembling) and
     through ``ElmoEmbedder.embed_sentences`` (embedding only), with one embedder loaded
     before either clock starts."""
-    from ..corpus import EmbedSettings, embed_corpus
-    from ..embedder import ElmoEmbedder
+    from spacy_elmo.corpus import EmbedSettings, embed_corpus
+    from spacy_elmo.embedder import ElmoEmbedder
 
     embedder = ElmoEmbedder()
     lines = [line.split() for line in src.read_text(encoding="utf8").splitlines()]
@@ -132,7 +132,7 @@ def main(argv: Optional[List[str]] = None) -> None:
 def _model_args(name: str) -> List[str]:
     if name == "default":
         return []
-    from ..util import ASSETS
+    from spacy_elmo.util import ASSETS
 
     folder = ASSETS / name
     return [

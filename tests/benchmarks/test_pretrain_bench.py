@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from spacy_elmo.bench.pretrain import main, parse_layouts
+from benchmarks.pretrain import main, parse_layouts
 from spacy_elmo.errors import ElmoInputError
 
 from ..pretrain.conftest import make_corpus, tiny_config

@@ -1,6 +1,8 @@
 """The benchmark's plain functions on a tiny config (no AllenNLP needed)."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from spacy_elmo.bench import (
+import benchmarks
+from benchmarks import (
     default_reference_python,
     format_table,
     make_sentences,
@@ -17,7 +20,7 @@ from spacy_elmo.bench import (
     run_benchmark,
     sentence_stats,
 )
-from spacy_elmo.bench.sentences import MAX_LENGTH, MIN_LENGTH
+from benchmarks.sentences import MAX_LENGTH, MIN_LENGTH
 from spacy_elmo.pytorch.config import CharCNNConfig, ELMoConfig, LSTMConfig
 
 TINY = ELMoConfig(
@@ -93,7 +96,7 @@ def test_run_benchmark_without_reference(tmp_path, interleave):
 
 
 def test_variants():
-    from spacy_elmo.bench.runner import split_variant, variant
+    from benchmarks.runner import split_variant, variant
 
     assert variant("zero", "float32") == "zero"
     for state in ("zero", "warm"):
@@ -102,12 +105,46 @@ def test_variants():
 
 
 def test_allennlp_worker_is_self_contained():
-    """The reference worker runs in another environment: it must not import this package."""
-    import spacy_elmo.bench
+    """The reference worker runs as a script in another environment: it and the common part
+    it imports load with spacy_elmo unimportable."""
+    here = Path(benchmarks.__file__).parent
+    code = (
+        "import sys, runpy; sys.modules['spacy_elmo'] = None; sys.path.insert(0, sys.argv[1])\n"
+        "g = runpy.run_path(sys.argv[1] + '/worker_allennlp.py', run_name='worker')\n"
+        "print(sorted(n for n in sys.modules if n.startswith(('spacy_elmo', 'benchmarks'))))\n"
+        "print(g['common'].__name__, callable(g['main']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(here)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["['spacy_elmo']", "worker_common True"]
 
-    source = (Path(spacy_elmo.bench.__file__).parent / "worker_allennlp.py").read_text()
-    imports = [l for l in source.splitlines() if l.strip().startswith(("import ", "from "))]
-    assert imports and not any("spacy_elmo" in l or l.strip().startswith("from .") for l in imports)
+
+def test_benchmarks_are_not_in_the_package_and_bench_says_where_they_are(tmp_path):
+    """Without a checkout beside it, ``python -m spacy_elmo bench`` is E607 with the clone
+    hint (the package copied alone, as a wheel installs it)."""
+    import spacy_elmo
+
+    assert not (Path(spacy_elmo.__file__).parent / "bench").exists()
+    shutil.copytree(
+        Path(spacy_elmo.__file__).parent,
+        tmp_path / "site" / "spacy_elmo",
+        ignore=shutil.ignore_patterns("assets", "__pycache__"),
+    )
+    (tmp_path / "work").mkdir()
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy_elmo", "bench", "--preset", "small"],
+        cwd=tmp_path / "work",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "E607" in result.stderr and "git clone" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_cli_registered():
@@ -183,7 +220,7 @@ SETUP_SCRIPT = Path(__file__).parents[2] / "tools" / "setup-reference-venv.sh"
 
 
 def test_bench_looks_where_the_setup_script_installs(monkeypatch):
-    from spacy_elmo.bench.runner import DEFAULT_REFERENCE_VENV, REFERENCE_ENV
+    from benchmarks.runner import DEFAULT_REFERENCE_VENV, REFERENCE_ENV
 
     script = SETUP_SCRIPT.read_text()
     (line,) = [l for l in script.splitlines() if l.startswith("venv_dir=")]

@@ -2,22 +2,21 @@
 
 It imports nothing from spacy_elmo (the reference environment does not have it) and
 mirrors AllenNLP 0.9's ``ElmoEmbedder.embed_batch`` (a bare, stateful ``_ElmoBiLm`` under
-``torch.no_grad()``, per-sentence numpy results). Protocol: see :mod:`spacy_elmo.bench.runner`.
+``torch.no_grad()``, per-sentence numpy results). Protocol: see :mod:`benchmarks.runner`.
 """
 
 import json
-import os
 import sys
 import time
 
+try:
+    from . import worker_common as common
+except ImportError:  # run as a script by the reference Python: its folder is on sys.path
+    import worker_common as common  # type: ignore[no-redef]
+
 
 def main(args: dict) -> None:
-    proto = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)
-
-    def send(**msg) -> None:
-        proto.write(json.dumps(msg) + "\n")
-
+    send = common.open_protocol()
     import numpy as np
     import torch
 
@@ -26,10 +25,7 @@ def main(args: dict) -> None:
     from allennlp.modules.elmo import _ElmoBiLm, batch_to_ids
     from allennlp.nn.util import remove_sentence_boundaries
 
-    with open(args["sentences"], encoding="utf8") as f:
-        sentences = json.load(f)
-    bs = args["batch_size"]
-    batches = [sentences[i : i + bs] for i in range(0, len(sentences), bs)]
+    sentences, batches = common.read_batches(args["sentences"], args["batch_size"])
     t0 = time.perf_counter()
     bilm = _ElmoBiLm(args["options"], args["weights"])
     bilm.eval()
@@ -56,30 +52,28 @@ def main(args: dict) -> None:
         threads=torch.get_num_threads(),
         device="cpu",
     )
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        if cmd["cmd"] == "parity":
-            if parity is None:
-                raise RuntimeError(
-                    "the runner asked for parity arrays, but this worker was started with "
-                    "parity_n=0 (no parity sentences were embedded)"
-                )
-            np.save(cmd["path"], parity.transpose(0, 1).numpy())  # (L+1, B, T, 2P)
-            send(event="done")
-        elif cmd["cmd"] == "run":
-            t0 = time.perf_counter()
-            for batch in batches:
-                embed_batch(batch)
-            send(event="done", seconds=time.perf_counter() - t0)
-        elif cmd["cmd"] == "reset":
-            send(event="done")  # stateful, as AllenNLP's ElmoEmbedder: states carry on
-        elif cmd["cmd"] == "batch":
-            t0 = time.perf_counter()
-            embed_batch(batches[cmd["k"]])
-            send(event="done", seconds=time.perf_counter() - t0)
-        elif cmd["cmd"] == "quit":
-            break
-    send(event="bye")
+
+    def save_parity(cmd: dict) -> dict:
+        if parity is None:
+            raise RuntimeError(
+                "the runner asked for parity arrays, but this worker was started with "
+                "parity_n=0 (no parity sentences were embedded)"
+            )
+        np.save(cmd["path"], parity.transpose(0, 1).numpy())  # (L+1, B, T, 2P)
+        return {}
+
+    def run(cmd: dict) -> dict:
+        return {"seconds": common.timed(lambda: [embed_batch(b) for b in batches])}
+
+    common.serve(
+        send,
+        {
+            "parity": save_parity,
+            "run": run,
+            "reset": lambda cmd: {},  # stateful, as AllenNLP's ElmoEmbedder: states carry on
+            "batch": lambda cmd: {"seconds": common.timed(lambda: embed_batch(batches[cmd["k"]]))},
+        },
+    )
 
 
 if __name__ == "__main__":
