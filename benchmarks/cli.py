@@ -31,6 +31,7 @@ def bench_cli(
     parity_sentences: int = typer.Option(4, "--parity-sentences", min=0, help="Sentences compared with AllenNLP (0: none)."),
     interleave: str = typer.Option("batch", "--interleave", help="batch: alternate implementations every batch; pass: every pass."),
     output: Optional[Path] = typer.Option(None, "--output", help="Write the full results as JSON."),
+    no_paths: bool = typer.Option(False, "--no-paths", help="Do not time the user paths (embedder alone, nlp.pipe, embed)."),
     # fmt: on
 ) -> None:
     """Embed a fixed set of sentences with full-size random weights, with spacy-elmo and
@@ -63,6 +64,7 @@ def bench_cli(
         cache_dir=cache_dir,
         parity_sentences=parity_sentences,
         interleave=interleave,
+        paths=not no_paths,
     )
     typer.echo(format_table(result))
     if output is not None:

@@ -136,6 +136,7 @@ class BenchSettings:
     interleave: str
     sentence_seed: int
     weight_seed: int
+    paths: bool = True
 
 
 @dataclass
@@ -180,6 +181,7 @@ def run_benchmark(
     cache_dir: PathLike = "bench-out",
     parity_sentences: int = 4,
     interleave: str = "batch",
+    paths: bool = True,
     sentence_seed: int = DEFAULT_SEED,
     weight_seed: int = DEFAULT_WEIGHT_SEED,
     log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True),
@@ -205,6 +207,8 @@ def run_benchmark(
     :param interleave: ``"batch"``: run batch k of every implementation before batch k + 1
         (the order flips every batch), so a noisy neighbour hits all implementations alike;
         ``"pass"``: alternate whole passes over the sentence set.
+    :param paths: Also time the user paths of every variant (:mod:`benchmarks.paths`): the
+        embedder alone, ``nlp.pipe`` (and its glue around the biLM), ``embed``.
     :returns: A JSON-serialisable dict (see ``docs/benchmarks.md``).
     """
     settings = BenchSettings(
@@ -221,6 +225,7 @@ def run_benchmark(
         cache_dir=cache_dir,
         parity_sentences=parity_sentences,
         interleave=interleave,
+        paths=paths,
         sentence_seed=sentence_seed,
         weight_seed=weight_seed,
     )
@@ -236,6 +241,8 @@ def run_benchmark(
             )
             log(f"parity: max |ours - AllenNLP| = {result['parity']['max_abs_diff']:.3g}")
         _timed_passes(run, log)
+        if settings.paths:
+            result["paths"] = _time_paths(run, variants, log)
     finally:
         run.rss_mb = {name: w.close() for name, w in run.workers.items()}
     result["implementations"] = _implementation_rows(run)
@@ -388,6 +395,27 @@ def _pass_by_batch(run: BenchRun, order: List[Tuple[str, Optional[str]]]) -> Non
         run.batch_times[label].append(secs)
 
 
+def _time_paths(run: BenchRun, variants: List[str], log: Callable[[str], None]) -> dict:
+    """Step 4b: tokens/s of each user path per variant, and the spaCy path's glue: the share
+    of ``nlp.pipe``'s time spent outside the biLM calls."""
+    n_tok = run.stats["n_tokens"]
+    out = {}
+    for v in variants:
+        secs = run.workers["spacy-elmo"].ask(cmd="paths", variant=v)
+        row = {f"{k}_tokens_per_s": n_tok / secs[k] for k in ("embedder", "pipe", "embed")}
+        row["pipe_glue_share"] = 1.0 - secs["pipe_bilm"] / secs["pipe"]
+        row["pipe_vs_embedder"] = secs["pipe"] / secs["embedder"] - 1.0
+        row["pipe_bilm_calls"] = secs["pipe_bilm_calls"]
+        row["seconds"] = {k: secs[k] for k in ("embedder", "pipe", "pipe_bilm", "embed")}
+        out[v] = row
+        log(
+            f"paths {v}: embedder {row['embedder_tokens_per_s']:.0f}, nlp.pipe "
+            f"{row['pipe_tokens_per_s']:.0f} (glue {row['pipe_glue_share']:.1%}), embed "
+            f"{row['embed_tokens_per_s']:.0f} tokens/s"
+        )
+    return out
+
+
 def _implementation_rows(run: BenchRun) -> Dict[str, dict]:
     """Step 5: tokens/s, GFLOP/s, peak RSS and load time of every implementation."""
     n_tok = run.stats["n_tokens"]
@@ -490,6 +518,28 @@ def _parity(
     return out
 
 
+def _paths_lines(paths: dict) -> List[str]:
+    if not paths:
+        return []
+    lines = [
+        "",
+        f"{'user path tokens/s':<22}{'embedder':>10}{'nlp.pipe':>10}{'embed':>10}"
+        f"{'pipe glue':>11}{'pipe/embedder':>15}",
+    ]
+    for v, row in paths.items():
+        lines.append(
+            f"{v:<22}{row['embedder_tokens_per_s']:>10.1f}{row['pipe_tokens_per_s']:>10.1f}"
+            f"{row['embed_tokens_per_s']:>10.1f}{row['pipe_glue_share']:>11.1%}"
+            f"{row['pipe_vs_embedder']:>+15.1%}"
+        )
+    lines.append(
+        "(one pass each; nlp.pipe at spaCy batch_size=1; pipe glue: share of nlp.pipe's time "
+        "outside the biLM calls; pipe/embedder: nlp.pipe's time over the embedder's alone, "
+        "minus 1)"
+    )
+    return lines
+
+
 def format_table(result: dict) -> str:
     """The human-readable summary printed by ``python -m spacy_elmo bench``."""
     s, st = result["settings"], result["sentences"]
@@ -529,6 +579,7 @@ def format_table(result: dict) -> str:
         for key, value in p.items():
             if key.startswith("max_abs_diff_") and key != "max_abs_diff_per_layer":
                 lines.append(f"  {key[len('max_abs_diff_'):]}: max |ours - AllenNLP| = {value:.3g}")
+    lines += _paths_lines(result.get("paths", {}))
     for note in result["notes"]:
         lines.append(note)
     return "\n".join(lines)

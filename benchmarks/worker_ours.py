@@ -85,7 +85,21 @@ def main(args: dict) -> None:
         emb = embedders[cmd["variant"]]
         return {"seconds": common.timed(lambda: emb.embed_batch(batches[cmd["k"]]), sync)}
 
-    common.serve(send, {"parity": parity, "run": run, "reset": reset, "batch": batch})
+    def paths(cmd: dict) -> dict:
+        from .paths import time_paths
+
+        state, precision = split_variant(cmd["variant"])
+        return time_paths(
+            options=args["options"],
+            weights=args["weights"],
+            state=state,
+            precision=precision,
+            device=args["device"],
+            sentences=sentences,
+        )
+
+    handlers = {"parity": parity, "run": run, "reset": reset, "batch": batch, "paths": paths}
+    common.serve(send, handlers)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,15 @@ def test_run_benchmark_without_reference(tmp_path, interleave):
     table = format_table(result)
     assert "spacy-elmo[zero]" in table and "AllenNLP skipped" in table
     assert "spacy-elmo[warm+bfloat16]" in table
+    # the user paths of every variant: embedder alone, nlp.pipe (and its glue), embed
+    assert set(result["paths"]) == {"zero", "warm", "zero+bfloat16", "warm+bfloat16"}
+    for row in result["paths"].values():
+        for path in ("embedder", "pipe", "embed"):
+            assert row[f"{path}_tokens_per_s"] > 0
+        assert 0.0 <= row["pipe_glue_share"] < 1.0
+        # nlp.pipe runs at spaCy batch_size=1, yet the biLM sees few batches of 4
+        assert row["pipe_bilm_calls"] <= 4
+    assert "user path tokens/s" in table and "pipe glue" in table
 
 
 def test_variants():
