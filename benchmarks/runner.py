@@ -243,9 +243,11 @@ def run_benchmark(
         _timed_passes(run, log)
         if settings.paths:
             result["paths"] = _time_paths(run, variants, log)
+        result["gemm_peak"] = _gemm_peaks(run, variants)
     finally:
         run.rss_mb = {name: w.close() for name, w in run.workers.items()}
     result["implementations"] = _implementation_rows(run)
+    _add_peak_shares(result["implementations"], result.get("gemm_peak", {}))
     _add_ratios(result["implementations"], run.batch_times)
     return result
 
@@ -416,6 +418,25 @@ def _time_paths(run: BenchRun, variants: List[str], log: Callable[[str], None]) 
     return out
 
 
+def _gemm_peaks(run: BenchRun, variants: List[str]) -> Dict[str, dict]:
+    """Step 4c: the GEMM peak of each precision (:mod:`benchmarks.gemm`), in our worker."""
+    peaks: Dict[str, dict] = {}
+    for v in variants:
+        precision = split_variant(v)[1]
+        if precision not in peaks:
+            peaks[precision] = run.workers["spacy-elmo"].ask(cmd="gemm", variant=v)
+    return peaks
+
+
+def _add_peak_shares(impl: Dict[str, dict], peaks: Dict[str, dict]) -> None:
+    """Each spacy-elmo row's GFLOP/s as a share of its precision's GEMM peak."""
+    for label, row in impl.items():
+        if label.startswith("spacy-elmo[") and peaks:
+            precision = split_variant(label[len("spacy-elmo[") : -1])[1]
+            row["gemm_peak_gflops"] = peaks[precision]["gflops"]
+            row["share_of_gemm_peak"] = row["gflops"] / peaks[precision]["gflops"]
+
+
 def _implementation_rows(run: BenchRun) -> Dict[str, dict]:
     """Step 5: tokens/s, GFLOP/s, peak RSS and load time of every implementation."""
     n_tok = run.stats["n_tokens"]
@@ -518,6 +539,22 @@ def _parity(
     return out
 
 
+def _gemm_lines(result: dict) -> List[str]:
+    peaks = result.get("gemm_peak", {})
+    if not peaks:
+        return []
+    shape = next(iter(peaks.values()))
+    lines = [
+        "",
+        f"GEMM peak at the recurrent product's shape ({shape['rows']} x {shape['k']} x "
+        f"{shape['n']}): " + ", ".join(f"{p} {v['gflops']:.1f} GFLOP/s" for p, v in peaks.items()),
+    ]
+    for label, row in result["implementations"].items():
+        if "share_of_gemm_peak" in row:
+            lines.append(f"  {label}: {row['share_of_gemm_peak']:.0%} of its precision's peak")
+    return lines
+
+
 def _paths_lines(paths: dict) -> List[str]:
     if not paths:
         return []
@@ -579,6 +616,7 @@ def format_table(result: dict) -> str:
         for key, value in p.items():
             if key.startswith("max_abs_diff_") and key != "max_abs_diff_per_layer":
                 lines.append(f"  {key[len('max_abs_diff_'):]}: max |ours - AllenNLP| = {value:.3g}")
+    lines += _gemm_lines(result)
     lines += _paths_lines(result.get("paths", {}))
     for note in result["notes"]:
         lines.append(note)

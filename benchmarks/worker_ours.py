@@ -98,7 +98,22 @@ def main(args: dict) -> None:
             sentences=sentences,
         )
 
-    handlers = {"parity": parity, "run": run, "reset": reset, "batch": batch, "paths": paths}
+    def gemm(cmd: dict) -> dict:
+        from .gemm import gemm_gflops
+
+        lstm = first.config.lstm
+        shape = dict(rows=args["batch_size"], k=lstm.projection_dim, n=4 * lstm.dim)
+        _, precision = split_variant(cmd["variant"])
+        return {"gflops": gemm_gflops(precision, device=args["device"], **shape), **shape}
+
+    handlers = {
+        "parity": parity,
+        "run": run,
+        "reset": reset,
+        "batch": batch,
+        "paths": paths,
+        "gemm": gemm,
+    }
     common.serve(send, handlers)
 
 

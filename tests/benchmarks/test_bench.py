@@ -102,6 +102,25 @@ def test_run_benchmark_without_reference(tmp_path, interleave):
         # nlp.pipe runs at spaCy batch_size=1, yet the biLM sees few batches of 4
         assert row["pipe_bilm_calls"] <= 4
     assert "user path tokens/s" in table and "pipe glue" in table
+    # the GEMM peak of each precision, at the recurrent product's shape and the batch's rows
+    assert set(result["gemm_peak"]) == {"float32", "bfloat16"}
+    for peak in result["gemm_peak"].values():
+        assert (peak["rows"], peak["k"], peak["n"]) == (4, 16, 4 * 64)
+        assert peak["gflops"] > 0
+    for row in impl.values():
+        assert row["share_of_gemm_peak"] == pytest.approx(row["gflops"] / row["gemm_peak_gflops"])
+    assert "GEMM peak" in table
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16", "int8"])
+def test_gemm_peak_runs_the_models_kernels(precision):
+    from benchmarks.gemm import _product, gemm_gflops
+
+    x, w = torch.randn(8, 32), torch.randn(32, 64)
+    out = _product(precision, x, w)()
+    # the same product, to the precision's accuracy
+    np.testing.assert_allclose(out.float().numpy(), (x @ w).numpy(), rtol=0.1, atol=0.5)
+    assert gemm_gflops(precision, rows=8, k=32, n=64, seconds=0.03) > 0
 
 
 def test_variants():
