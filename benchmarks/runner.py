@@ -244,6 +244,7 @@ def run_benchmark(
         if settings.paths:
             result["paths"] = _time_paths(run, variants, log)
         result["gemm_peak"] = _gemm_peaks(run, variants)
+        result["accuracy"] = _accuracy(run, variants)
     finally:
         run.rss_mb = {name: w.close() for name, w in run.workers.items()}
     result["implementations"] = _implementation_rows(run)
@@ -418,6 +419,25 @@ def _time_paths(run: BenchRun, variants: List[str], log: Callable[[str], None]) 
     return out
 
 
+# Sentences compared with float32 for each reduced precision.
+ACCURACY_SENTENCES = 64
+
+
+def _accuracy(run: BenchRun, variants: List[str]) -> Dict[str, dict]:
+    """Step 4d: each reduced-precision variant against float32 (same state, same biLM). A
+    lone reduced precision loads lean (no float32 weights kept): compared only when float32
+    is timed too."""
+    if "float32" not in run.settings.precisions:
+        return {}
+    n = min(ACCURACY_SENTENCES, len(run.sentences))
+    worker = run.workers["spacy-elmo"]
+    return {
+        v: worker.ask(cmd="accuracy", variant=v, n=n)
+        for v in variants
+        if split_variant(v)[1] != "float32"
+    }
+
+
 def _gemm_peaks(run: BenchRun, variants: List[str]) -> Dict[str, dict]:
     """Step 4c: the GEMM peak of each precision (:mod:`benchmarks.gemm`), in our worker."""
     peaks: Dict[str, dict] = {}
@@ -539,6 +559,19 @@ def _parity(
     return out
 
 
+def _accuracy_lines(accuracy: dict) -> List[str]:
+    if not accuracy:
+        return []
+    lines = ["", "accuracy against float32 (same state):"]
+    for v, a in accuracy.items():
+        cosines = ", ".join(f"{c:.5f}" for c in a["min_cosine_per_layer"])
+        lines.append(
+            f"  {v}: median relative error per token {a['median_relative_error']:.2e}, "
+            f"min cosine per layer {cosines} ({a['n_tokens']} tokens)"
+        )
+    return lines
+
+
 def _gemm_lines(result: dict) -> List[str]:
     peaks = result.get("gemm_peak", {})
     if not peaks:
@@ -617,6 +650,7 @@ def format_table(result: dict) -> str:
             if key.startswith("max_abs_diff_") and key != "max_abs_diff_per_layer":
                 lines.append(f"  {key[len('max_abs_diff_'):]}: max |ours - AllenNLP| = {value:.3g}")
     lines += _gemm_lines(result)
+    lines += _accuracy_lines(result.get("accuracy", {}))
     lines += _paths_lines(result.get("paths", {}))
     for note in result["notes"]:
         lines.append(note)

@@ -106,7 +106,19 @@ def main(args: dict) -> None:
         _, precision = split_variant(cmd["variant"])
         return {"gflops": gemm_gflops(precision, device=args["device"], **shape), **shape}
 
+    def accuracy(cmd: dict) -> dict:
+        """The variant against float32 in the same state, on the first ``n`` sentences."""
+        from spacy_elmo.embedder import ElmoEmbedder
+
+        from .accuracy import compare_layers
+
+        state, precision = split_variant(cmd["variant"])
+        some = sentences[: cmd["n"]]
+        exact = ElmoEmbedder.from_bilm(first.bilm, state=state, precision="float32")
+        return compare_layers(exact.embed_batch(some), embedders[cmd["variant"]].embed_batch(some))
+
     handlers = {
+        "accuracy": accuracy,
         "parity": parity,
         "run": run,
         "reset": reset,

@@ -110,6 +110,25 @@ def test_run_benchmark_without_reference(tmp_path, interleave):
     for row in impl.values():
         assert row["share_of_gemm_peak"] == pytest.approx(row["gflops"] / row["gemm_peak_gflops"])
     assert "GEMM peak" in table
+    # bfloat16 against float32: close, not equal
+    assert set(result["accuracy"]) == {"zero+bfloat16", "warm+bfloat16"}
+    for acc in result["accuracy"].values():
+        assert 0 < acc["median_relative_error"] < 0.05
+        assert len(acc["min_cosine_per_layer"]) == 3
+        assert all(0.99 < c < 1.0 + 1e-9 for c in acc["min_cosine_per_layer"])
+    assert "accuracy against float32" in table
+
+
+def test_compare_layers():
+    from benchmarks.accuracy import compare_layers
+
+    a = [np.ones((2, 3, 4), np.float32), np.ones((2, 1, 4), np.float32)]
+    b = [x.copy() for x in a]
+    b[1][1, 0] = -1.0  # one token of layer 1 reversed
+    acc = compare_layers(a, b)
+    assert acc["n_tokens"] == 4 and acc["median_relative_error"] == 0.0
+    assert acc["min_cosine_per_layer"] == pytest.approx([1.0, -1.0])
+    assert acc["median_relative_error_per_layer"] == [0.0, 0.0]
 
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16", "int8"])
