@@ -53,9 +53,13 @@ class ElmoEmbedder:
     (AllenNLP/bilm-tf: carried across calls by batch row). With ``warm`` and ``zero`` a
     sentence's vectors do not depend on the rest of its batch.
 
-    ``precision="bfloat16"`` (opt-in) runs the biLSTM's matrix products in bfloat16: about
-    2.8x faster at the full size where the CPU has bfloat16 GEMMs, not exact (about 0.3%
-    relative). The char CNN, the states and the outputs stay float32.
+    ``precision="bfloat16"`` or ``"int8"`` (opt-in) runs the matrix products of the biLSTM
+    and of the char CNN's highway layers in that precision (float32 accumulation; gates,
+    cell state, clipping and outputs stay float32): about 3x (bfloat16) and 4.4x (int8)
+    faster than float32 at the full size where the CPU has bfloat16 GEMMs / VNNI, not exact
+    (about 0.4% / 1-3% relative, docs/benchmarks.md). Such an embedder holds its weights
+    only in its own precision (``lean=True``, the default): ``lean=False`` keeps the float32
+    weights too (for saving, or an exact char CNN).
 
     Thread safety: one embedder may be called from several threads at once. The word-type
     cache is guarded by a lock (held while the char CNN runs for the words it misses; cache

@@ -103,9 +103,9 @@ def test_bfloat16_precision(make_nlp, tmp_path):
     nlp = make_nlp(store_layers=True, precision="bfloat16")
     low = nlp(TEXT)._.elmo_layers
     assert nlp.get_pipe("elmo").embedder.precision == "bfloat16"
-    # the char CNN stays float32 (to float noise: the shared embedder's word cache may have
-    # computed a word in another batch)
-    np.testing.assert_allclose(low[0], exact[0], rtol=0, atol=1e-5)
+    # a lean reduced-precision biLM holds its highway layers in bfloat16 too, so layer 0 is
+    # close to float32 but no longer exact (docs/benchmarks.md: ~0.1 % median)
+    assert 0 < np.abs(low[0] - exact[0]).max() < 5e-3 * np.abs(exact[0]).max()
     assert 0 < np.abs(low - exact).max() < 2e-2 * np.abs(exact).max()
     nlp.to_disk(tmp_path / "pipeline")
     loaded = spacy.load(tmp_path / "pipeline")
