@@ -245,6 +245,8 @@ def run_benchmark(
             result["paths"] = _time_paths(run, variants, log)
         result["gemm_peak"] = _gemm_peaks(run, variants)
         result["accuracy"] = _accuracy(run, variants)
+        if "allennlp" in run.workers and settings.batch_size != ALLENNLP_DEFAULT_BATCH:
+            result["allennlp_default_batch"] = _allennlp_default_batch(run, log)
     finally:
         run.rss_mb = {name: w.close() for name, w in run.workers.items()}
     result["implementations"] = _implementation_rows(run)
@@ -417,6 +419,38 @@ def _time_paths(run: BenchRun, variants: List[str], log: Callable[[str], None]) 
             f"{row['embed_tokens_per_s']:.0f} tokens/s"
         )
     return out
+
+
+# AllenNLP's own default batch (its ElmoEmbedder and `allennlp elmo`), timed beside the
+# benchmark's batch so neither side is judged at a batch it would not choose.
+ALLENNLP_DEFAULT_BATCH = 64
+
+
+def _allennlp_default_batch(run: BenchRun, log: Callable[[str], None]) -> dict:
+    """Step 4e: AllenNLP again, in a fresh process (its own peak RSS), at its default batch
+    of 64: ``repeats`` whole passes, median tokens/s."""
+    s = run.settings
+    ref = Path(s.reference_python) if s.reference_python else default_reference_python()
+    worker = Worker(
+        "allennlp-b64",
+        [str(ref), str(HERE / "worker_allennlp.py")],
+        dict(run.common, batch_size=ALLENNLP_DEFAULT_BATCH, parity_n=0),
+        run.cache / "worker-allennlp-b64.log",
+        s.threads,
+    )
+    try:
+        secs = [worker.ask(cmd="run")["seconds"] for _ in range(s.repeats)]
+    finally:
+        rss = worker.close()
+    n_tok = run.stats["n_tokens"]
+    row = dict(
+        batch_size=ALLENNLP_DEFAULT_BATCH,
+        seconds=secs,
+        tokens_per_s=n_tok / statistics.median(secs),
+        peak_rss_mb=rss,
+    )
+    log(f"allennlp at batch {ALLENNLP_DEFAULT_BATCH}: {row['tokens_per_s']:.1f} tokens/s")
+    return row
 
 
 # Sentences compared with float32 for each reduced precision.
@@ -649,6 +683,12 @@ def format_table(result: dict) -> str:
         for key, value in p.items():
             if key.startswith("max_abs_diff_") and key != "max_abs_diff_per_layer":
                 lines.append(f"  {key[len('max_abs_diff_'):]}: max |ours - AllenNLP| = {value:.3g}")
+    if "allennlp_default_batch" in result:
+        a = result["allennlp_default_batch"]
+        lines.append(
+            f"allennlp at its default batch {a['batch_size']}: {a['tokens_per_s']:.1f} tokens/s, "
+            f"peak RSS {a['peak_rss_mb']:.0f} MB (own process)"
+        )
     lines += _gemm_lines(result)
     lines += _accuracy_lines(result.get("accuracy", {}))
     lines += _paths_lines(result.get("paths", {}))

@@ -291,3 +291,25 @@ def test_setup_script_keeps_a_finished_venv(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == str(venv / "bin" / "python")
     assert (venv / "keep.txt").read_text() == "x"
+
+
+@pytest.mark.skipif(
+    not default_reference_python().is_file(), reason="needs tools/setup-reference-venv.sh"
+)
+def test_allennlp_also_runs_at_its_default_batch(tmp_path):
+    result = run_benchmark(
+        preset=TINY,
+        n_sentences=8,
+        batch_size=4,
+        threads=1,
+        repeats=1,
+        parity_sentences=2,
+        paths=False,
+        cache_dir=tmp_path,
+        log=lambda msg: None,
+    )
+    assert "allennlp" in result["implementations"] and "paths" not in result
+    row = result["allennlp_default_batch"]
+    assert row["batch_size"] == 64 and row["tokens_per_s"] > 0 and row["peak_rss_mb"] > 10
+    assert (tmp_path / "worker-allennlp-b64.log").exists()
+    assert "allennlp at its default batch 64" in format_table(result)
