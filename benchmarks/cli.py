@@ -32,6 +32,7 @@ def bench_cli(
     interleave: str = typer.Option("batch", "--interleave", help="batch: alternate implementations every batch; pass: every pass."),
     output: Optional[Path] = typer.Option(None, "--output", help="Write the full results as JSON."),
     no_paths: bool = typer.Option(False, "--no-paths", help="Do not time the user paths (embedder alone, nlp.pipe, embed)."),
+    shared_rss: bool = typer.Option(False, "--shared-rss", help="Do not run each variant alone for its own peak RSS (only the shared worker's)."),
     # fmt: on
 ) -> None:
     """Embed a fixed set of sentences with full-size random weights, with spacy-elmo and
@@ -65,6 +66,7 @@ def bench_cli(
         parity_sentences=parity_sentences,
         interleave=interleave,
         paths=not no_paths,
+        rss_per_variant=not shared_rss,
     )
     typer.echo(format_table(result))
     if output is not None:

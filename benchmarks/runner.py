@@ -137,6 +137,7 @@ class BenchSettings:
     sentence_seed: int
     weight_seed: int
     paths: bool = True
+    rss_per_variant: bool = True
 
 
 @dataclass
@@ -182,6 +183,7 @@ def run_benchmark(
     parity_sentences: int = 4,
     interleave: str = "batch",
     paths: bool = True,
+    rss_per_variant: bool = True,
     sentence_seed: int = DEFAULT_SEED,
     weight_seed: int = DEFAULT_WEIGHT_SEED,
     log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True),
@@ -209,6 +211,8 @@ def run_benchmark(
         ``"pass"``: alternate whole passes over the sentence set.
     :param paths: Also time the user paths of every variant (:mod:`benchmarks.paths`): the
         embedder alone, ``nlp.pipe`` (and its glue around the biLM), ``embed``.
+    :param rss_per_variant: With several variants, also run each alone in a fresh worker
+        for one pass, for its own peak RSS.
     :returns: A JSON-serialisable dict (see ``docs/benchmarks.md``).
     """
     settings = BenchSettings(
@@ -226,6 +230,7 @@ def run_benchmark(
         parity_sentences=parity_sentences,
         interleave=interleave,
         paths=paths,
+        rss_per_variant=rss_per_variant,
         sentence_seed=sentence_seed,
         weight_seed=weight_seed,
     )
@@ -245,6 +250,8 @@ def run_benchmark(
             result["paths"] = _time_paths(run, variants, log)
         result["gemm_peak"] = _gemm_peaks(run, variants)
         result["accuracy"] = _accuracy(run, variants)
+        if settings.rss_per_variant and len(variants) > 1:
+            result["rss_per_variant"] = _rss_per_variant(run, variants, log)
         if "allennlp" in run.workers and settings.batch_size != ALLENNLP_DEFAULT_BATCH:
             result["allennlp_default_batch"] = _allennlp_default_batch(run, log)
     finally:
@@ -451,6 +458,28 @@ def _allennlp_default_batch(run: BenchRun, log: Callable[[str], None]) -> dict:
     )
     log(f"allennlp at batch {ALLENNLP_DEFAULT_BATCH}: {row['tokens_per_s']:.1f} tokens/s")
     return row
+
+
+def _rss_per_variant(run: BenchRun, variants: List[str], log: Callable[[str], None]) -> dict:
+    """Step 4f: each variant alone in a fresh worker (a lone reduced precision loads lean),
+    one pass: its own peak RSS, which the shared worker's cannot tell apart."""
+    s = run.settings
+    out = {}
+    for v in variants:
+        worker = Worker(
+            f"spacy-elmo-{v}",
+            [sys.executable, "-m", "benchmarks.worker_ours"],
+            dict(run.common, variants=[v], device=s.device),
+            run.cache / f"worker-spacy-elmo-{v.replace('+', '-')}.log",
+            s.threads,
+        )
+        try:
+            seconds = worker.ask(cmd="run", variant=v)["seconds"]
+        finally:
+            rss = worker.close()
+        out[v] = dict(peak_rss_mb=rss, seconds=seconds, load_seconds=worker.ready["load_seconds"])
+        log(f"{v} alone: peak RSS {rss:.0f} MB")
+    return out
 
 
 # Sentences compared with float32 for each reduced precision.
@@ -689,6 +718,8 @@ def format_table(result: dict) -> str:
             f"allennlp at its default batch {a['batch_size']}: {a['tokens_per_s']:.1f} tokens/s, "
             f"peak RSS {a['peak_rss_mb']:.0f} MB (own process)"
         )
+    for v, r in result.get("rss_per_variant", {}).items():
+        lines.append(f"spacy-elmo[{v}] alone in its process: peak RSS {r['peak_rss_mb']:.0f} MB")
     lines += _gemm_lines(result)
     lines += _accuracy_lines(result.get("accuracy", {}))
     lines += _paths_lines(result.get("paths", {}))

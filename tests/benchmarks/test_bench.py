@@ -117,6 +117,10 @@ def test_run_benchmark_without_reference(tmp_path, interleave):
         assert len(acc["min_cosine_per_layer"]) == 3
         assert all(0.99 < c < 1.0 + 1e-9 for c in acc["min_cosine_per_layer"])
     assert "accuracy against float32" in table
+    # each variant alone in its own process, for its own peak RSS
+    assert set(result["rss_per_variant"]) == set(result["paths"])
+    assert all(10 < r["peak_rss_mb"] < 4000 for r in result["rss_per_variant"].values())
+    assert "alone in its process" in table
 
 
 def test_compare_layers():
