@@ -32,7 +32,7 @@ def time_paths(
     model = dict(options_file=options, weight_file=weights, state=state, precision=precision)
     nlp = spacy.blank("en")
     nlp.add_pipe("elmo", config={"model": dict(model, device=device)})
-    embedder = nlp.get_pipe("elmo").embedder
+    embedder = getattr(nlp.get_pipe("elmo"), "embedder")  # the component's ElmoEmbedder
     inside: List[float] = []
     real = embedder.embed_batch_torch
 

@@ -11,10 +11,10 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
+from typing import Any, Callable, List, Mapping, Optional, TextIO, Tuple
 
 Send = Callable[..., None]
-Handler = Callable[[dict], Dict[str, Any]]
+Handler = Callable[[dict], Mapping[str, Any]]
 
 
 def open_protocol() -> Send:
@@ -49,7 +49,7 @@ def timed(work: Callable[[], Any], sync: Optional[Callable[[], None]] = None) ->
     return time.perf_counter() - t0
 
 
-def serve(send: Send, handlers: Dict[str, Handler], stdin: Optional[TextIO] = None) -> None:
+def serve(send: Send, handlers: Mapping[str, Handler], stdin: Optional[TextIO] = None) -> None:
     """Answer commands until ``quit`` (or the end of stdin): ``handlers[cmd["cmd"]](cmd)``
     returns the reply's fields besides ``event="done"``."""
     for line in stdin or sys.stdin:
