@@ -55,6 +55,7 @@ NOT_RUNTIME = {
     # The weights loaders place a biLM where their caller says; "cpu" unless told.
     ("load_bilm", "device"),
     ("load_lean_bilm", "device"),
+    ("load_manylangs", "device"),
 }
 
 

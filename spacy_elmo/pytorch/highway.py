@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ElmoInputError, Errors
-from .products import ReducedLinear
+from .packing import ReducedLinear
 
 
 class Highway(nn.Module):

@@ -26,7 +26,8 @@ from torch import Tensor, nn
 from ..errors import ElmoInputError, Errors
 from ..runtime_settings import PRECISIONS as PRECISION_NAMES
 from .config import LSTMConfig
-from .products import LayerProducts, SteppedProducts, layer_products
+from .packing import layer_products
+from .products import LayerProducts, SteppedProducts
 
 # Input pre-activations held at once: 2^22 floats (16 MiB). At D = 4096 that is 64 rows
 # per direction, enough for the GEMM to run at full speed.

@@ -17,7 +17,8 @@ from ..errors import ElmoInputError, Errors
 from ..pytorch.bilm import ELMoBiLM
 from ..pytorch.device import device_problem
 from ..pytorch.lstm import forget_gate_bias, precision_dtype
-from ..pytorch.products import Direction, packer
+from ..pytorch.packing import packer
+from ..pytorch.products import Direction
 from .hdf5 import _pairs, check_weights, iter_weights
 from .options import load_options
 

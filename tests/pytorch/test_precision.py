@@ -201,7 +201,7 @@ def test_lean_highway_refuses_float32_uses(precision, tiny_files):
 
 @pytest.mark.parametrize("precision", ["bfloat16", pytest.param("int8", marks=needs_int8)])
 def test_reduced_linear_is_close_and_float32(precision):
-    from spacy_elmo.pytorch.products import ReducedLinear
+    from spacy_elmo.pytorch.packing import ReducedLinear
 
     generator = torch.Generator().manual_seed(0)
     weight = torch.randn(256, 512, generator=generator) / 16
