@@ -416,32 +416,32 @@ class Errors(metaclass=ErrorsWithCodes):
 
     # E218-E219, E225-E227: training the biLM inside `spacy train` (docs/fine-tuning.md)
     E218 = (
-        "trainable_layers={value!r} is not a choice of biLM layers to train. Use \"none\" "
-        "(default: the biLM stays frozen), \"top\" (its top LSTM layer), an integer N (its top "
-        "N LSTM layers) or \"all\" (the char CNN and every LSTM layer), in "
+        'trainable_layers={value!r} is not a choice of biLM layers to train. Use "none" '
+        '(default: the biLM stays frozen), "top" (its top LSTM layer), an integer N (its top '
+        'N LSTM layers) or "all" (the char CNN and every LSTM layer), in '
         "[components.elmo.model]."
     )
     E219 = (
         "trainable_layers={value!r} asks for more LSTM layers than this biLM has ({n_layers}). "
-        "Use a number from 1 to {n_layers}, \"top\", or \"all\" (the char CNN and every LSTM "
+        'Use a number from 1 to {n_layers}, "top", or "all" (the char CNN and every LSTM '
         "layer), in [components.elmo.model]."
     )
     E225 = (
-        "trainable_layers={value!r} cannot be used with state=\"stateful\": a stateful biLM "
+        'trainable_layers={value!r} cannot be used with state="stateful": a stateful biLM '
         "carries its LSTM state from one batch to the next, so a batch's gradients would reach "
-        "back into batches already updated. Use state=\"warm\" (default) or \"zero\" to "
-        "train the biLM, or trainable_layers=\"none\" to keep the stateful biLM frozen."
+        'back into batches already updated. Use state="warm" (default) or "zero" to '
+        'train the biLM, or trainable_layers="none" to keep the stateful biLM frozen.'
     )
     E226 = (
         "trainable_layers={value!r} cannot be used with precision={precision!r}: the biLM is "
         "trained in float32 (a reduced precision is loaded lean, without float32 weights, and "
-        "its products have no gradients). Set precision=\"float32\" in [components.elmo.model] "
-        "to train the biLM, or trainable_layers=\"none\" to keep it frozen at {precision}."
+        'its products have no gradients). Set precision="float32" in [components.elmo.model] '
+        'to train the biLM, or trainable_layers="none" to keep it frozen at {precision}.'
     )
     E227 = (
         "The biLM of this elmo model is trained (trainable_layers={value!r}), but its weights "
         "are held lean in {precision} and cannot receive gradients. Load the biLM with "
-        "precision=\"float32\" to train it."
+        'precision="float32" to train it.'
     )
 
     # --- E251-E269: init-config and learned mixes ------------------------------------------

@@ -243,9 +243,8 @@ def test_registered_names_exist(doc):
 def cli_options() -> Dict[str, Set[str]]:
     import typer.main
 
-    from spacy_elmo.cli import app
-
     import benchmarks.cli
+    from spacy_elmo.cli import app
 
     group = typer.main.get_command(app)
     commands = dict(getattr(group, "commands"))

@@ -13,7 +13,7 @@ from typing import List
 
 REPO = Path(__file__).resolve().parents[1]
 #: What black and isort check; mypy checks the package (its tests are not annotated).
-PATHS = ["spacy_elmo", "tests", "setup.py"]
+PATHS = ["spacy_elmo", "benchmarks", "tests", "setup.py"]
 
 
 def _run(args: List[str]) -> subprocess.CompletedProcess:

@@ -18,9 +18,9 @@ from ..weights import config_to_dict as options_to_dict
 from ..weights import load_options, load_weights
 from .checkpoint import safe_torch_load
 from .config import OptimizerConfig, PretrainConfig
-from .text import EncodedText
 from .lm_head import SharedSoftmax
 from .model import BiLMLanguageModel
+from .text import EncodedText
 from .vocab import Vocab, check_cutoffs
 
 #: Largest biLM + softmax that ``pretrain`` builds (the published "original" ELMo has

@@ -7,8 +7,8 @@ import numpy as np
 import torch
 
 from .batching import eval_windows
-from .text import EncodedText
 from .model import BiLMLanguageModel
+from .text import EncodedText
 from .vocab import BOS_ID, EOS_ID, Vocab
 
 

@@ -6,9 +6,9 @@ from typing import Any, Dict, Optional, Sequence, Union
 import torch
 
 from .config import CorpusFile
-from .text import prepare_corpus
 from .evaluate import evaluate_text
 from .export import load_checkpoint_model, load_exported
+from .text import prepare_corpus
 
 
 def evaluate_files(

@@ -39,7 +39,6 @@ from .build import (
     resolve_architecture,
 )
 from .config import PretrainConfig
-from .text import EncodedText, prepare_corpus
 from .ddp import DistContext, average_gradients, broadcast_parameters, cleanup, init_distributed
 from .evaluate import evaluate_text, lm_targets
 from .export import export_model
@@ -47,6 +46,7 @@ from .model import BiLMLanguageModel, LMOutput
 from .plot import plot_perplexity
 from .runlog import LOG_FILE, append_log, read_log, rewrite_log
 from .schedule import learning_rate
+from .text import EncodedText, prepare_corpus
 from .vocab import Vocab
 
 
