@@ -11,7 +11,7 @@ import threading
 import warnings
 from collections import OrderedDict
 from pathlib import Path
-from typing import IO, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import IO, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -140,13 +140,13 @@ class ElmoEmbedder:
         embedded one), fetched once into the download cache. Settings as in the class."""
         from .hub import resolve_bilm
 
-        dev = _checked_settings(
-            state=state, device=device, cache_size=cache_size, precision=precision
-        )
-        files = resolve_bilm(name=name)
-        assert dev is not None  # a device was given (None only in from_bilm)
-        return cls._load(
-            files, state=state, device=dev, cache_size=cache_size, precision=precision, lean=lean
+        return cls._checked_load(
+            lambda: resolve_bilm(name=name),
+            state=state,
+            device=device,
+            cache_size=cache_size,
+            precision=precision,
+            lean=lean,
         )
 
     @classmethod
@@ -166,10 +166,31 @@ class ElmoEmbedder:
         both None: the embedded default model. Settings as in the class."""
         from .hub import resolve_bilm
 
+        return cls._checked_load(
+            lambda: resolve_bilm(options_file=options_file, weight_file=weight_file),
+            state=state,
+            device=device,
+            cache_size=cache_size,
+            precision=precision,
+            lean=lean,
+        )
+
+    @classmethod
+    def _checked_load(
+        cls,
+        resolve: Callable[[], Tuple[PathLike, PathLike]],
+        *,
+        state: str,
+        device: Union[str, torch.device],
+        cache_size: int,
+        precision: str,
+        lean: bool,
+    ) -> "ElmoEmbedder":
+        """Check every setting, then resolve the files (which may download), then load."""
         dev = _checked_settings(
             state=state, device=device, cache_size=cache_size, precision=precision
         )
-        files = resolve_bilm(options_file=options_file, weight_file=weight_file)  # E402 there
+        files = resolve()
         assert dev is not None  # a device was given (None only in from_bilm)
         return cls._load(
             files, state=state, device=dev, cache_size=cache_size, precision=precision, lean=lean
