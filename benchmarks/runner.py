@@ -105,16 +105,19 @@ class Worker:
 
     def close(self) -> float:
         """Stop the worker; returns its peak RSS in MB."""
+        own: Optional[float] = None
         if self.proc.poll() is None:
             try:
-                self.ask(cmd="quit")
+                own = self.ask(cmd="quit").get("peak_rss_mb")
             except (RuntimeError, BrokenPipeError):
                 pass
         _, status, rusage = os.wait4(self.proc.pid, 0)
         self.proc.returncode = os.waitstatus_to_exitcode(status)
         self._log.close()
         self.rusage = rusage
-        return rusage.ru_maxrss / 1024.0  # KiB on Linux
+        # The worker's own VmHWM where it could say; ru_maxrss includes the runner's peak
+        # (see worker_common.own_peak_rss_mb).
+        return own if own is not None else rusage.ru_maxrss / 1024.0  # KiB on Linux
 
 
 @dataclass

@@ -59,4 +59,20 @@ def serve(send: Send, handlers: Mapping[str, Handler], stdin: Optional[TextIO] =
         if cmd["cmd"] not in handlers:
             raise RuntimeError(f"unknown benchmark command {cmd['cmd']!r}: {sorted(handlers)}")
         send(event="done", **handlers[cmd["cmd"]](cmd))
-    send(event="bye")
+    send(event="bye", peak_rss_mb=own_peak_rss_mb())
+
+
+def own_peak_rss_mb() -> Optional[float]:
+    """This process's peak RSS since its ``exec`` (``VmHWM``), or None where /proc has none.
+
+    Not ``ru_maxrss``: Linux carries the high-water mark of the forking parent's memory into
+    the child's ``ru_maxrss`` at ``exec``, so every worker would report at least the parent's
+    peak (the runner holds the full-size weights it wrote)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        return None
+    return None
