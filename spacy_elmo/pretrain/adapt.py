@@ -26,7 +26,13 @@ from ..weights import load_options
 from .adapt_card import ADAPT_FILE, describe_files, file_sha256, write_model_card
 from .atomic import atomic_write_json
 from .build import InitFiles
-from .config import CorpusFile, PretrainConfig, config_from_dict, with_overrides
+from .config import (
+    CorpusFile,
+    PretrainConfig,
+    config_from_dict,
+    read_config_json,
+    with_overrides,
+)
 from .loop import pretrain
 
 #: The defaults of ``adapt`` (``configs/adapt_default.json`` is this, as a file): sized for a
@@ -74,13 +80,7 @@ def default_adapt_config() -> PretrainConfig:
 def load_adapt_config(path: Union[str, Path]) -> PretrainConfig:
     """An adapt config file: the pretraining format without ``model`` (BASE decides it);
     sections and keys it leaves out keep :data:`ADAPT_DEFAULTS`."""
-    path = Path(path)
-    if not path.is_file():
-        raise ElmoInputError(Errors.E001.format(what="config file", path=path))
-    try:
-        values = json.loads(path.read_text(encoding="utf8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ElmoInputError(Errors.E309.format(path=path, error=e)) from None
+    values = read_config_json(path)
     if not isinstance(values, dict):
         raise ElmoInputError(Errors.E309.format(path=path, error="not a JSON object"))
     _refuse_model(values)

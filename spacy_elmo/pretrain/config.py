@@ -300,16 +300,20 @@ def config_from_dict(values: Mapping[str, Any]) -> PretrainConfig:
     return PretrainConfig(**kwargs)
 
 
-def load_config(path: Union[str, Path]) -> PretrainConfig:
-    """Read a pretraining config from JSON."""
+def read_config_json(path: Union[str, Path]) -> Any:
+    """The parsed JSON of a config file (E001 when missing, E309 when not JSON)."""
     path = Path(path)
     if not path.is_file():
         raise ElmoInputError(Errors.E001.format(what="config file", path=path))
     try:
-        values = json.loads(path.read_text(encoding="utf8"))
+        return json.loads(path.read_text(encoding="utf8"))
     except (ValueError, UnicodeDecodeError) as e:
         raise ElmoInputError(Errors.E309.format(path=path, error=e)) from None
-    return config_from_dict(values)
+
+
+def load_config(path: Union[str, Path]) -> PretrainConfig:
+    """Read a pretraining config from JSON."""
+    return config_from_dict(read_config_json(path))
 
 
 def with_overrides(config: PretrainConfig, overrides: Mapping[str, Any]) -> PretrainConfig:
