@@ -8,7 +8,8 @@ the recurrence and runs for many timesteps at once before their steps.
 There are two loops with the same numerics. Under autograd, :func:`lstm_step` builds the
 graph out of place. Without autograd (``torch.no_grad``, ``inference_mode`` or frozen
 weights), :meth:`ElmoLstm._layer_inference` updates preallocated buffers in place and runs
-the input GEMM on real positions only, never on padding. Only the inference loop can run its
+the input GEMM on real positions only, never on padding. The choice is made per layer: a
+frozen layer fed by frozen ones runs the in-place loop even while the layers above it train. Only the inference loop can run its
 matrix products in bfloat16 or int8 (``matmul_dtype``, opt-in, not exact; see
 :mod:`.products`).
 
@@ -345,7 +346,7 @@ class ElmoLstm(nn.Module):
         if self.needs_autograd(inputs, state):
             if self.lean_dtype is not None:
                 raise ElmoInputError(Errors.E120.format(precision=_precision_name(self.lean_dtype)))
-            layer: LayerFn = lambda l, x_l, h, c: self._layer(l, x_l, n_active, h, c)
+            layer: LayerFn = lambda l, x_l, h, c: self._layer_under_autograd(l, x_l, n_active, h, c)
             return stack_layers(x, state, layer, use_skip_connections=cfg.use_skip_connections)
         default = self.lean_dtype or self.bias[0].dtype
         made = self.products(matmul_dtype or default)
@@ -354,6 +355,23 @@ class ElmoLstm(nn.Module):
             l, x_l, n_active, h, c, made[l], out=buf[l]
         )
         return stack_layers(x, state, layer, use_skip_connections=cfg.use_skip_connections, out=buf)
+
+    def _layer_under_autograd(
+        self, l: int, x: Tensor, n_active: List[int], h: Tensor, c: Tensor
+    ) -> Tuple[Tensor, Tensor, Tensor]:
+        """Layer ``l`` when the stack records a graph: :meth:`_layer` if anything it computes
+        from requires grad, else the in-place loop (the same float32 numerics). A frozen
+        layer below trained ones (``trainable_layers = "top"``) then skips the slower
+        out-of-place steps and the padding. Shapes as in :meth:`_layer`."""
+        params = (self.input_weight[l], self.recurrent_weight[l], self.proj_weight[l])
+        if any(t.requires_grad for t in (x, h, c, self.bias[l], *params)):
+            return self._layer(l, x, n_active, h, c)
+        with torch.no_grad():
+            _, T, B, P = x.shape
+            products = self._layer_products(self.bias[l].dtype, l)
+            return self._layer_inference(
+                l, x, n_active, h, c, products, out=x.new_empty(2, T, B, P)
+            )
 
     def _layer(
         self, l: int, x: Tensor, n_active: List[int], h: Tensor, c: Tensor

@@ -245,3 +245,54 @@ def test_unsupported_matmul_dtype():
     with pytest.raises(ElmoInputError, match="E114"):
         precision_dtype("fp16")
     assert precision_dtype("bfloat16") == torch.bfloat16
+
+
+def test_frozen_lower_layer_runs_the_inference_loop(monkeypatch):
+    """Only the top layer trains (``trainable_layers = "top"``): the frozen layer below it
+    runs the in-place loop, and outputs and the top layer's gradients are those of the graph
+    through both layers."""
+    lengths = [6, 4, 4, 1, 0]
+    x = _inputs(lengths)
+    ref_lstm = _lstm()
+    out_ref, _ = ref_lstm(x, torch.tensor(lengths))
+    ref_grads = torch.autograd.grad(out_ref.square().sum(), list(_layer_params(ref_lstm, 1)))
+
+    lstm = _lstm()
+    for p in _layer_params(lstm, 0):
+        p.requires_grad_(False)
+    graph_layers: List[int] = []
+    original = lstm._layer
+
+    def counted(l, *args):
+        graph_layers.append(l)
+        return original(l, *args)
+
+    monkeypatch.setattr(lstm, "_layer", counted)
+    out, _ = lstm(x, torch.tensor(lengths))
+    assert graph_layers == [1]  # layer 0 took the in-place loop
+    torch.testing.assert_close(out, out_ref, atol=1e-6, rtol=0)
+    grads = torch.autograd.grad(out.square().sum(), list(_layer_params(lstm, 1)))
+    for g, g_ref in zip(grads, ref_grads):
+        torch.testing.assert_close(g, g_ref, atol=1e-5, rtol=1e-5)
+
+
+def test_a_frozen_layer_above_a_trained_one_keeps_the_graph(monkeypatch):
+    """Layer 0 trains, layer 1 is frozen: layer 1's input requires grad, so it records the
+    graph, and layer 0 gets the gradient through it."""
+    lstm = _lstm()
+    for p in _layer_params(lstm, 1):
+        p.requires_grad_(False)
+    graph_layers: List[int] = []
+    original = lstm._layer
+    monkeypatch.setattr(
+        lstm, "_layer", lambda l, *args: graph_layers.append(l) or original(l, *args)
+    )
+    lengths = [3, 2]
+    out, _ = lstm(_inputs(lengths), torch.tensor(lengths))
+    assert graph_layers == [0, 1]
+    (g,) = torch.autograd.grad(out[1].sum(), [lstm.input_weight[0]])
+    assert g.abs().sum() > 0
+
+
+def _layer_params(lstm: ElmoLstm, l: int):
+    return (lstm.input_weight[l], lstm.recurrent_weight[l], lstm.proj_weight[l], lstm.bias[l])
