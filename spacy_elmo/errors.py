@@ -635,6 +635,11 @@ class Errors(metaclass=ErrorsWithCodes):
         "The `adapt` config sets {key}={value!r}, which `adapt` decides itself: {why}. Remove "
         "it from the config or the command line."
     )
+    E332 = (
+        "Unexpected argument {arg!r}: extra arguments are settings, `--section.key value` or "
+        "`section.key=value`. To pass several files, repeat the option for each: "
+        "`--train a.txt --train b.txt` (likewise --dev)."
+    )
 
     # --- E401-E449: model catalogue, locations, downloads and the cache -----------------
     E401 = (

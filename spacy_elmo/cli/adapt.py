@@ -2,30 +2,13 @@
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import List, Optional
 
 import typer
 
 from ..runtime_settings import RUNTIME_DEFAULTS
 from .app import app
-from .pretrain import _parse_overrides
-
-
-def _extra_overrides(args: List[str]) -> Dict[str, Any]:
-    """``--section.key value`` or ``--section.key=value`` pairs, as `pretrain` reads them."""
-    overrides: Dict[str, Any] = {}
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if "=" in arg:
-            overrides.update(_parse_overrides([arg]))
-            i += 1
-        elif arg.startswith("--") and i + 1 < len(args):
-            overrides.update(_parse_overrides([f"{arg}={args[i + 1]}"]))
-            i += 2
-        else:
-            raise typer.BadParameter(f"unexpected argument {arg!r}")
-    return overrides
+from .pretrain import extra_overrides
 
 
 # fmt: off
@@ -34,7 +17,7 @@ def adapt_cli(
     ctx: typer.Context,
     base: str = typer.Argument(..., help="The biLM to start from: a model name (default, small, original, ...; see `models`), a folder with options.json + weights.hdf5, an options.json (path, URL or hf://) with --weight-file, or hf://OWNER/REPO[@REV][/FOLDER]."),
     output_dir: Path = typer.Argument(..., help="Run folder: checkpoints, log, then options.json, weights.hdf5, softmax.pt, vocab.txt, MODEL_CARD.md. Re-run to resume."),
-    train: Optional[List[Path]] = typer.Option(None, "--train", help="Domain text file(s), one sentence or paragraph per line."),
+    train: Optional[List[Path]] = typer.Option(None, "--train", help="Domain text file, one sentence or paragraph per line; repeat --train for each file."),
     dev: Optional[List[Path]] = typer.Option(None, "--dev", help="Held-out domain text for the perplexity of the base and the adapted model."),
     weight_file: Optional[str] = typer.Option(None, "--weight-file", help="weights.hdf5 (path, URL or hf://) when BASE is an options.json."),
     config_path: Optional[Path] = typer.Option(None, "--config", "-c", help="JSON config in the pretraining format without `model`, e.g. configs/adapt_default.json (default: the built-in adapt defaults)."),
@@ -55,7 +38,7 @@ def adapt_cli(
     )
 
     config = load_adapt_config(config_path) if config_path else default_adapt_config()
-    overrides = _extra_overrides(list(ctx.args))
+    overrides = extra_overrides(list(ctx.args))
     if max_steps is not None:
         overrides["training.max_steps"] = max_steps
     if overrides:

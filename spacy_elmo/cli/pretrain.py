@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from ..errors import Errors
 from ..runtime_settings import RUNTIME_DEFAULTS
 from .app import app
 
@@ -24,14 +25,32 @@ def _parse_overrides(items: List[str]) -> dict:
     return out
 
 
+def extra_overrides(args: List[str]) -> dict:
+    """The command's extra arguments: ``--section.key value`` or ``section.key=value``
+    pairs. Anything else is E332, which says how to pass several files."""
+    overrides: dict = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if "=" in arg:
+            overrides.update(_parse_overrides([arg]))
+            i += 1
+        elif arg.startswith("--") and i + 1 < len(args):
+            overrides.update(_parse_overrides([f"{arg}={args[i + 1]}"]))
+            i += 2
+        else:
+            raise typer.BadParameter(Errors.E332.format(arg=arg))
+    return overrides
+
+
 # fmt: off
 @app.command("pretrain", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def pretrain_cli(
     ctx: typer.Context,
     output_dir: Path = typer.Argument(..., help="Run directory: checkpoints, log, exported weights. Re-run to resume."),
     config_path: Optional[Path] = typer.Option(None, "--config", "-c", help="JSON config with every hyperparameter, e.g. configs/pretrain_default.json (default: built-in defaults, preset small)."),
-    train: Optional[List[Path]] = typer.Option(None, "--train", help="Training text file(s); replaces data.train."),
-    dev: Optional[List[Path]] = typer.Option(None, "--dev", help="Held-out text file(s) for the dev perplexity; replaces data.dev."),
+    train: Optional[List[Path]] = typer.Option(None, "--train", help="Training text file; repeat --train for each file. Replaces data.train."),
+    dev: Optional[List[Path]] = typer.Option(None, "--dev", help="Held-out text file for the dev perplexity; repeat --dev for each file. Replaces data.dev."),
     corpus_dir: Optional[Path] = typer.Option(None, "--corpus-dir", help="Resolve relative corpus paths of the config against this directory."),
     pretokenized: bool = typer.Option(False, "--pretokenized", help="--train/--dev files are whitespace-tokenized (no spaCy tokenizer)."),
     model: Optional[str] = typer.Option(None, "--model", help="Preset name (small, medium, original) or options.json; overrides the config."),
@@ -47,19 +66,7 @@ def pretrain_cli(
     from ..pretrain.config import PretrainConfig
 
     config = load_config(config_path) if config_path else PretrainConfig()
-    extra = list(ctx.args)
-    overrides = {}
-    i = 0
-    while i < len(extra):
-        arg = extra[i]
-        if "=" in arg:
-            overrides.update(_parse_overrides([arg]))
-            i += 1
-        elif arg.startswith("--") and i + 1 < len(extra):
-            overrides.update(_parse_overrides([f"{arg}={extra[i + 1]}"]))
-            i += 2
-        else:
-            raise typer.BadParameter(f"unexpected argument {arg!r}")
+    overrides = extra_overrides(list(ctx.args))
     if model is not None:
         overrides["model"] = model
     if max_steps is not None:

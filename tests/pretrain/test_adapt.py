@@ -374,3 +374,20 @@ def test_two_processes(tmp_path, domain):
             bilm_arrays(out / "weights.hdf5").values(), bilm_arrays(TINY / "weights.hdf5").values()
         )
     )
+
+
+def test_cli_takes_several_files_one_option_each(tmp_path, domain):
+    """`--train a --train b` reads both files; `--train a b` is E332, which says how."""
+    train, dev = domain
+    second = tmp_path / "second.txt"
+    second.write_text(dev.read_text(encoding="utf8"), encoding="utf8")
+    wrong = _adapt_command(tmp_path / "wrong", train, 4) + [str(second)]
+    done = subprocess.run(wrong, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "E332" in done.stderr and "--train a.txt --train b.txt" in done.stderr
+    assert not (tmp_path / "wrong").exists()
+    both = _adapt_command(tmp_path / "both", train, 4) + ["--train", str(second)]
+    done = subprocess.run(both, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    card = (tmp_path / "both" / "MODEL_CARD.md").read_text(encoding="utf8")
+    assert train.name in card and second.name in card
