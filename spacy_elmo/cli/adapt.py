@@ -11,9 +11,9 @@ from .app import app
 from .pretrain import extra_overrides
 
 
-# fmt: off
 @app.command("adapt", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def adapt_cli(
+    # fmt: off
     ctx: typer.Context,
     base: str = typer.Argument(..., help="The biLM to start from: a model name (default, small, original, ...; see `models`), a folder with options.json + weights.hdf5, an options.json (path, URL or hf://) with --weight-file, or hf://OWNER/REPO[@REV][/FOLDER]."),
     output_dir: Path = typer.Argument(..., help="Run folder: checkpoints, log, then options.json, weights.hdf5, softmax.pt, vocab.txt, MODEL_CARD.md. Re-run to resume."),
