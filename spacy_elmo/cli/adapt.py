@@ -44,7 +44,14 @@ def adapt_cli(
     if overrides:
         config = with_adapt_overrides(config, overrides)
     result = adapt(
-        base, output_dir, train=train or (), dev=dev or (), weight_file=weight_file,
-        config=config, pretokenized=pretokenized, device=device, progress=not no_progress,
+        base,
+        output_dir,
+        train=train or (),
+        dev=dev or (),
+        weight_file=weight_file,
+        config=config,
+        pretokenized=pretokenized,
+        device=device,
+        progress=not no_progress,
     )
     typer.echo(json.dumps(result, indent=2), err=True)
