@@ -25,9 +25,10 @@ def file_sha256(path: Union[str, Path]) -> str:
 
 
 def describe_files(paths: Sequence[Union[str, Path]]) -> List[Dict[str, Any]]:
-    """Name, size and SHA-256 of each domain file (the model card cites them)."""
+    """Path as given, size and SHA-256 of each domain file (the model card cites them; two
+    files of one name in different folders stay apart)."""
     return [
-        {"name": Path(p).name, "bytes": Path(p).stat().st_size, "sha256": file_sha256(p)}
+        {"name": Path(p).as_posix(), "bytes": Path(p).stat().st_size, "sha256": file_sha256(p)}
         for p in paths
     ]
 
