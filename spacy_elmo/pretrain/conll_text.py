@@ -1,7 +1,8 @@
-"""CoNLL token-per-line files -> plain text, one sentence per line, tokens joined by spaces:
-the domain text of a tagged corpus for ``adapt --pretokenized``.
+"""CoNLL and CoNLL-U token-per-line files -> plain text, one sentence per line, tokens joined
+by spaces: the domain text of a tagged corpus for ``adapt --pretokenized``.
 
 ``python -m spacy_elmo.pretrain.conll_text wnut17train.conll train.txt``
+``python -m spacy_elmo.pretrain.conll_text en_ewt-ud-train.conllu ewt.txt``
 """
 
 import sys
@@ -28,14 +29,34 @@ def conll_sentences(path: Union[str, Path]) -> Iterator[List[str]]:
         yield sentence
 
 
+def conllu_sentences(path: Union[str, Path]) -> Iterator[List[str]]:
+    """The FORM column (the second, tab-separated) of each word line of a CoNLL-U file,
+    sentences split at blank lines. Comment lines (``#``), multiword-token ranges (``3-4``:
+    their words follow on their own lines) and empty nodes (``5.1``) are not words of the
+    text."""
+    sentence: List[str] = []
+    with open(path, encoding="utf8") as f:
+        for line in f:
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) >= 2 and fields[0].isdigit():
+                sentence.append(fields[1].replace(" ", "_"))  # spaces would split a token
+            elif not line.strip() and sentence:
+                yield sentence
+                sentence = []
+    if sentence:
+        yield sentence
+
+
 def conll_to_text(path: Union[str, Path], dest: Union[str, Path]) -> int:
-    """Write ``dest`` (atomically); E328 for a missing or empty input.
+    """Write ``dest`` (atomically); a ``.conllu`` file is read as CoNLL-U, anything else as
+    CoNLL. E328 for a missing or empty input.
 
     :returns: The number of sentences written.
     """
     if not Path(path).is_file():
         raise ElmoInputError(Errors.E328.format(problem=f"'{path}' does not exist"))
-    lines = [" ".join(tokens) for tokens in conll_sentences(path)]
+    read = conllu_sentences if Path(path).suffix.lower() == ".conllu" else conll_sentences
+    lines = [" ".join(tokens) for tokens in read(path)]
     if not lines:
         raise ElmoInputError(Errors.E328.format(problem=f"'{path}' has no tokens"))
     atomic_write_text("\n".join(lines) + "\n", Path(dest))
@@ -44,7 +65,9 @@ def conll_to_text(path: Union[str, Path], dest: Union[str, Path]) -> int:
 
 def main(argv: Sequence[str]) -> None:
     if len(argv) != 2:
-        sys.exit("usage: python -m spacy_elmo.pretrain.conll_text INPUT.conll OUTPUT.txt")
+        sys.exit(
+            "usage: python -m spacy_elmo.pretrain.conll_text INPUT.conll|INPUT.conllu OUTPUT.txt"
+        )
     try:
         n = conll_to_text(argv[0], argv[1])
     except ElmoInputError as e:

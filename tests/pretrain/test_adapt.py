@@ -338,6 +338,15 @@ def test_conll_to_text(tmp_path):
     conll.write_text("-DOCSTART-\tO\n\n@paul\tO\nIt\tO\n's\tO\n\n\nEmpire\tB-loc\nState\tI-loc\n")
     assert conll_to_text(conll, tmp_path / "a.txt") == 2
     assert (tmp_path / "a.txt").read_text() == "@paul It 's\nEmpire State\n"
+    conllu = tmp_path / "a.conllu"
+    conllu.write_text(
+        "# sent_id = 1\n# text = I don't, New York\n"
+        "1\tI\tI\tPRON\n2-3\tdon't\t_\t_\n2\tdo\tdo\tAUX\n3\tn't\tnot\tPART\n"
+        "4\t,\t,\tPUNCT\n4.1\tis\tbe\tAUX\n5\tNew York\tNew York\tPROPN\n\n"
+        "# sent_id = 2\n1\tYes\tyes\tINTJ\n"
+    )
+    assert conll_to_text(conllu, tmp_path / "u.txt") == 2
+    assert (tmp_path / "u.txt").read_text() == "I do n't , New_York\nYes\n"
     (tmp_path / "empty.conll").write_text("\n\n")
     with pytest.raises(ElmoInputError, match=r"\[E328\].*no tokens"):
         conll_to_text(tmp_path / "empty.conll", tmp_path / "b.txt")
