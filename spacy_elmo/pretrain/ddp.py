@@ -14,6 +14,9 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from ..errors import ElmoInputError, Errors
+from ..pytorch.device import resolve_device
+
 
 @dataclass(frozen=True, kw_only=True)
 class DistContext:
@@ -50,19 +53,15 @@ class DistContext:
 
 
 def init_distributed(device: Optional[str] = None) -> DistContext:
-    """Join the process group if ``WORLD_SIZE`` > 1 in the environment."""
+    """Join the process group if ``WORLD_SIZE`` > 1 in the environment. ``device`` (None:
+    "auto") goes through the one device resolution, ``cuda:LOCAL_RANK`` under torchrun;
+    E109 for a device this machine does not have."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    if device is None or device == "auto":
-        device = (
-            f"cuda:{local}"
-            if torch.cuda.is_available() and world > 1
-            else ("cuda" if torch.cuda.is_available() else "cpu")
-        )
-    dev = torch.device(device)
-    if dev.type == "cuda" and dev.index is None and world > 1:
-        dev = torch.device("cuda", local)
+    dev, problem = resolve_device("auto" if device is None else device, local_rank=local)
+    if dev is None or problem is not None:
+        raise ElmoInputError(Errors.E109.format(device=device, error=problem))
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
         if dev.type == "cuda":

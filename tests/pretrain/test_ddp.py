@@ -5,10 +5,13 @@ import os
 import socket
 from pathlib import Path
 
+import pytest
 import torch
 import torch.multiprocessing as mp
 
+from spacy_elmo.errors import ElmoInputError
 from spacy_elmo.pretrain import config_from_dict, load_checkpoint_model, pretrain
+from spacy_elmo.pretrain.ddp import init_distributed
 
 from .conftest import make_corpus, tiny_config
 
@@ -50,3 +53,23 @@ def test_two_process_gloo(tmp_path):
     assert (out / "checkpoints" / "step-00000012" / "rank1.pt").is_file()
     state = load_checkpoint_model(out)["model"].state_dict()
     assert all(torch.isfinite(v).all() for v in state.values())
+
+
+@pytest.mark.parametrize("setting", ["banana", "cuda:7", "cuda"])
+def test_devices_this_machine_lacks_are_e109(setting, monkeypatch):
+    """The one device resolution decides; nothing reaches torch's own parser or CUDA init."""
+    if setting.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with pytest.raises(ElmoInputError, match=r"\[E109\]"):
+        init_distributed(setting)
+
+
+@pytest.mark.parametrize("setting", [None, "auto", "cpu"])
+def test_auto_and_cpu_resolve_like_everything_else(setting, monkeypatch):
+    from spacy_elmo.pytorch.device import resolve_device
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    ctx = init_distributed(setting)
+    assert ctx.device == resolve_device(setting or "auto", local_rank=0).device
+    assert not ctx.enabled
