@@ -17,9 +17,9 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -120,27 +120,51 @@ class Worker:
         return own if own is not None else rusage.ru_maxrss / 1024.0  # KiB on Linux
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class BenchSettings:
-    """Everything :func:`run_benchmark` was asked for (see its parameters)."""
+    """Everything :func:`run_benchmark` is asked for.
 
-    preset: Union[str, ELMoConfig]
-    n_sentences: int
-    batch_size: int
-    threads: int
-    repeats: int
-    device: str
-    states: Sequence[str]
-    precisions: Sequence[str]
-    reference_python: Optional[PathLike]
-    use_reference: bool
-    cache_dir: PathLike
-    parity_sentences: int
-    interleave: str
-    sentence_seed: int
-    weight_seed: int
+    preset: Architecture of the random weights: ``small``, ``medium``, ``original``, or a
+        config object.
+    n_sentences: Size of the fixed sentence set (default: 20 batches of 32).
+    batch_size: Sentences per batch, in file order for every implementation.
+    threads: ``torch.set_num_threads`` in every worker.
+    repeats: Timed passes over the sentence set per implementation (median reported).
+    device: Device for this package: ``auto`` (the runtime default: a CUDA GPU if torch sees
+        one, else the CPU), ``cpu``, ``cuda``, ``cuda:N`` (AllenNLP always runs on CPU).
+    states: Initial-state modes of this package to time (``zero``, ``warm``).
+    precisions: Precisions of this package to time (``float32``, ``bfloat16``, ``int8``):
+        one row per state and precision.
+    reference_python: Python with AllenNLP 2.10.1 (default: :func:`default_reference_python`).
+    use_reference: False skips AllenNLP.
+    cache_dir: Folder for weights, sentences, worker logs and parity arrays.
+    parity_sentences: Sentences compared between the implementations (0: none).
+    interleave: ``"batch"``: run batch k of every implementation before batch k + 1 (the
+        order flips every batch), so a noisy neighbour hits all implementations alike;
+        ``"pass"``: alternate whole passes over the sentence set.
+    paths: Also time the user paths of every variant (:mod:`benchmarks.paths`): the
+        embedder alone, ``nlp.pipe`` (and its glue around the biLM), ``embed``.
+    rss_per_variant: With several variants, also run each alone in a fresh worker for one
+        pass, for its own peak RSS.
+    """
+
+    preset: Union[str, ELMoConfig] = "original"
+    n_sentences: int = 640
+    batch_size: int = BENCH_BATCH_SIZE
+    threads: int = 2
+    repeats: int = 3
+    device: str = RUNTIME_DEFAULTS.device
+    states: Sequence[str] = ("zero",)
+    precisions: Sequence[str] = ("float32",)
+    reference_python: Optional[PathLike] = None
+    use_reference: bool = True
+    cache_dir: PathLike = "bench-out"
+    parity_sentences: int = 4
+    interleave: str = "batch"
     paths: bool = True
     rss_per_variant: bool = True
+    sentence_seed: int = DEFAULT_SEED
+    weight_seed: int = DEFAULT_WEIGHT_SEED
 
 
 @dataclass
@@ -171,81 +195,35 @@ class BenchRun:
 
 
 def run_benchmark(
+    settings: Optional[BenchSettings] = None,
     *,
-    preset: Union[str, ELMoConfig] = "original",
-    n_sentences: int = 640,
-    batch_size: int = BENCH_BATCH_SIZE,
-    threads: int = 2,
-    repeats: int = 3,
-    device: str = RUNTIME_DEFAULTS.device,
-    states: Sequence[str] = ("zero",),
-    precisions: Sequence[str] = ("float32",),
-    reference_python: Optional[PathLike] = None,
-    use_reference: bool = True,
-    cache_dir: PathLike = "bench-out",
-    parity_sentences: int = 4,
-    interleave: str = "batch",
-    paths: bool = True,
-    rss_per_variant: bool = True,
-    sentence_seed: int = DEFAULT_SEED,
-    weight_seed: int = DEFAULT_WEIGHT_SEED,
     log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True),
+    **fields: Any,
 ) -> dict:
     """Benchmark this package (one row per state and precision) against AllenNLP.
 
-    :param preset: Architecture of the random weights: ``small``, ``medium``, ``original``,
-        or a config object.
-    :param n_sentences: Size of the fixed sentence set (default: 20 batches of 32).
-    :param batch_size: Sentences per batch, in file order for every implementation.
-    :param threads: ``torch.set_num_threads`` in every worker.
-    :param repeats: Timed passes over the sentence set per implementation (median reported).
-    :param device: Device for this package: ``auto`` (the runtime default: a CUDA GPU if
-        torch sees one, else the CPU), ``cpu``, ``cuda``, ``cuda:N`` (AllenNLP always runs on
-        CPU).
-    :param states: Initial-state modes of this package to time (``zero``, ``warm``).
-    :param precisions: Precisions of this package to time (``float32``, ``bfloat16``): one
-        row per state and precision.
-    :param reference_python: Python with AllenNLP 2.10.1 (default: :func:`default_reference_python`).
-    :param use_reference: Set to False to skip AllenNLP.
-    :param cache_dir: Folder for weights, sentences, worker logs and parity arrays.
-    :param parity_sentences: Sentences compared between the implementations (0: none).
-    :param interleave: ``"batch"``: run batch k of every implementation before batch k + 1
-        (the order flips every batch), so a noisy neighbour hits all implementations alike;
-        ``"pass"``: alternate whole passes over the sentence set.
-    :param paths: Also time the user paths of every variant (:mod:`benchmarks.paths`): the
-        embedder alone, ``nlp.pipe`` (and its glue around the biLM), ``embed``.
-    :param rss_per_variant: With several variants, also run each alone in a fresh worker
-        for one pass, for its own peak RSS.
+    :param settings: What to run; or leave it out and pass :class:`BenchSettings`' fields
+        as keywords (``run_benchmark(preset="small", repeats=1)``).
+    :param log: Where progress lines go.
     :returns: A JSON-serialisable dict (see ``docs/benchmarks.md``).
     """
-    settings = BenchSettings(
-        preset=preset,
-        n_sentences=n_sentences,
-        batch_size=batch_size,
-        threads=threads,
-        repeats=repeats,
-        device=device,
-        states=states,
-        precisions=precisions,
-        reference_python=reference_python,
-        use_reference=use_reference,
-        cache_dir=cache_dir,
-        parity_sentences=parity_sentences,
-        interleave=interleave,
-        paths=paths,
-        rss_per_variant=rss_per_variant,
-        sentence_seed=sentence_seed,
-        weight_seed=weight_seed,
-    )
-    check_settings(settings)
+    if settings is None:
+        settings = BenchSettings(**fields)
+    elif fields:
+        raise TypeError(f"pass settings or their fields, not both: {sorted(fields)}")
+    settings = check_settings(settings)
     run = _prepare_inputs(settings, log)
     result = _result_header(run)
-    variants = [variant(s, p) for p in precisions for s in states]
+    variants = [variant(s, p) for p in settings.precisions for s in settings.states]
     try:
         _start_workers(run, variants, log)
-        if parity_sentences and "allennlp" in run.workers:
+        if settings.parity_sentences and "allennlp" in run.workers:
             result["parity"] = _parity(
-                run.workers, run.cache, parity_sentences, run.sentences, precisions
+                run.workers,
+                run.cache,
+                settings.parity_sentences,
+                run.sentences,
+                settings.precisions,
             )
             log(f"parity: max |ours - AllenNLP| = {result['parity']['max_abs_diff']:.3g}")
         _timed_passes(run, log)
@@ -265,8 +243,10 @@ def run_benchmark(
     return result
 
 
-def check_settings(settings: BenchSettings) -> None:
-    """Reject bad settings before anything is written or started (coded errors)."""
+def check_settings(settings: BenchSettings) -> BenchSettings:
+    """Reject bad settings before anything is written or started (coded errors); the
+    settings with ``device`` resolved ("auto" as resolved here: the workers and the results
+    see it)."""
     if settings.interleave not in ("batch", "pass"):
         raise ElmoInputError(Errors.E601.format(value=settings.interleave))
     from spacy_elmo.pytorch.device import resolve_device  # torch only when a benchmark runs
@@ -275,7 +255,7 @@ def check_settings(settings: BenchSettings) -> None:
     dev, problem = resolve_device(settings.device, types=("cpu", "cuda"))
     if dev is None or problem is not None:
         raise ElmoInputError(Errors.E602.format(device=settings.device, error=problem))
-    settings.device = str(dev)  # "auto" as resolved here: the workers and the results see it
+    return replace(settings, device=str(dev))
 
 
 def _prepare_inputs(settings: BenchSettings, log: Callable[[str], None]) -> BenchRun:

@@ -229,19 +229,23 @@ def test_cli_cuda_without_gpu_says_so(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_run_benchmark_on_cuda(tmp_path):
-    result = run_benchmark(
+def _tiny_run(tmp_path, **fields) -> dict:
+    """One quiet pass of batches of 4 over the tiny model, one thread."""
+    return run_benchmark(
         preset=TINY,
-        n_sentences=8,
         batch_size=4,
         threads=1,
         repeats=1,
-        device="cuda",
-        states=("zero", "warm"),
-        use_reference=False,
         cache_dir=tmp_path,
         log=lambda msg: None,
+        **fields,
+    )
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_run_benchmark_on_cuda(tmp_path):
+    result = _tiny_run(
+        tmp_path, n_sentences=8, device="cuda", states=("zero", "warm"), use_reference=False
     )
     for row in result["implementations"].values():
         assert row["device"].startswith("cuda")
@@ -251,16 +255,7 @@ def test_run_benchmark_on_cuda(tmp_path):
 
 def test_reference_worker_that_cannot_start_is_a_note(tmp_path):
     """A Python without AllenNLP: the run goes on without it and says why."""
-    result = run_benchmark(
-        preset=TINY,
-        n_sentences=4,
-        batch_size=4,
-        threads=1,
-        repeats=1,
-        reference_python=sys.executable,
-        cache_dir=tmp_path,
-        log=lambda msg: None,
-    )
+    result = _tiny_run(tmp_path, n_sentences=4, reference_python=sys.executable)
     assert set(result["implementations"]) == {"spacy-elmo[zero]"}
     (note,) = result["notes"]
     assert note.startswith("AllenNLP skipped: allennlp worker exited")
@@ -301,17 +296,7 @@ def test_setup_script_keeps_a_finished_venv(tmp_path):
     not default_reference_python().is_file(), reason="needs tools/setup-reference-venv.sh"
 )
 def test_allennlp_also_runs_at_its_default_batch(tmp_path):
-    result = run_benchmark(
-        preset=TINY,
-        n_sentences=8,
-        batch_size=4,
-        threads=1,
-        repeats=1,
-        parity_sentences=2,
-        paths=False,
-        cache_dir=tmp_path,
-        log=lambda msg: None,
-    )
+    result = _tiny_run(tmp_path, n_sentences=8, parity_sentences=2, paths=False)
     assert "allennlp" in result["implementations"] and "paths" not in result
     row = result["allennlp_default_batch"]
     assert row["batch_size"] == 64 and row["tokens_per_s"] > 0 and row["peak_rss_mb"] > 10
