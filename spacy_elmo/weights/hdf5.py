@@ -352,14 +352,10 @@ def load_bilm(
     :param trainable: Keep gradients on (for fine-tuning or continued pretraining);
         by default the biLM is frozen and in eval mode.
     """
-    from .manylangs import load_manylangs, model_folder_of
+    from .manylangs import load_manylangs
     from .options import load_options
 
-    folder = (
-        None
-        if is_file_object(options_file)
-        else model_folder_of(cast(Union[str, Path], options_file))
-    )
+    folder = manylangs_folder(options_file)
     if folder is not None:  # an ELMoForManyLangs model: config.json and its folder
         return load_manylangs(folder, device=device).requires_grad_(trainable).train(trainable)
     config = load_options(options_file)
@@ -369,6 +365,16 @@ def load_bilm(
     bilm = bilm.to(_device(device))
     bilm.requires_grad_(trainable)
     return bilm.train(trainable)
+
+
+def manylangs_folder(options_file: ModelFile) -> Optional[Path]:
+    """The model folder when ``options_file`` names an ELMoForManyLangs model (its
+    config.json or its folder); None for a bilm-tf options.json or an open file."""
+    from .manylangs import model_folder_of
+
+    if is_file_object(options_file):
+        return None
+    return model_folder_of(cast(Union[str, Path], options_file))
 
 
 def _device(device: Union[str, torch.device]) -> torch.device:

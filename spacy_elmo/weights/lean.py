@@ -19,7 +19,7 @@ from ..pytorch.device import device_problem
 from ..pytorch.lstm import forget_gate_bias, precision_dtype
 from ..pytorch.packing import packer
 from ..pytorch.products import Direction
-from .hdf5 import _pairs, check_weights, iter_weights
+from .hdf5 import _pairs, check_weights, iter_weights, manylangs_folder
 from .options import load_options
 
 # The LSTM datasets of one (direction, layer): W_0 (input and recurrent rows), B, W_P_0.
@@ -48,10 +48,17 @@ def load_lean_bilm(
         problem = int8_problem(dev)
         if problem is not None:
             raise ElmoInputError(Errors.E122.format(problem=problem))
-    config = load_options(options_file)
-    check_weights(config, weight_file)
-    bilm = ELMoBiLM.without_lstm_weights(config, device=dev)
-    _load(bilm, weight_file, dtype, dev)
+    folder = manylangs_folder(options_file)
+    if folder is not None:  # ELMoForManyLangs: its own reader, then the weights converted
+        from .manylangs import load_manylangs
+
+        bilm = load_manylangs(folder, device=dev)
+        bilm.make_lean(dtype)
+    else:
+        config = load_options(options_file)
+        check_weights(config, weight_file)
+        bilm = ELMoBiLM.without_lstm_weights(config, device=dev)
+        _load(bilm, weight_file, dtype, dev)
     return bilm.requires_grad_(False).eval()
 
 

@@ -158,3 +158,18 @@ def test_missing_published_network_config_uses_the_package_values(tmp_path):
     assert (
         network["encoder"]["projection_dim"] == 512 and network["token_embedder"]["word_dim"] == 100
     )
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "int8"])
+@pytest.mark.parametrize("name", MODELS)
+def test_reduced_precisions_load_lean_and_stay_close(name, precision):
+    """The lean loader takes these models too: their LSTM weights held only in the reduced
+    precision, the vectors within its rounding of float32's."""
+    exact = ElmoEmbedder(FIXTURES / name / "config.json", FIXTURES / name, state="zero")
+    lean = ElmoEmbedder(
+        FIXTURES / name / "config.json", FIXTURES / name, state="zero", precision=precision
+    )
+    assert lean.bilm.lstm.lean_dtype is not None
+    for ours, ref in zip(lean.embed_batch(SENTENCES), exact.embed_batch(SENTENCES)):
+        scale = np.abs(ref).max()
+        np.testing.assert_allclose(ours, ref, atol=0.03 * scale, rtol=0)
