@@ -72,6 +72,19 @@ def ifoj_columns(weight: Tensor) -> List[Tensor]:
     return [i, f, o, j]
 
 
+def transposed(weight: Tensor, dtype: torch.dtype, *, gates: bool = False) -> Tensor:
+    """``weight`` (*Shape:* ``(K, N)``, ``[in, out]``) as ``(N, K)`` in ``dtype``, contiguous
+    (as linear wants); ``gates``: its columns reordered from i, j, f, o to i, f, o, j.
+    Block by block into one tensor: ``t().to()`` keeps the transposed strides and
+    ``contiguous()`` would copy again, and loading converts 16 MB matrices one after another."""
+    w = torch.empty(weight.shape[1], weight.shape[0], dtype=dtype, device=weight.device)
+    row = 0
+    for block in ifoj_columns(weight.detach()) if gates else [weight.detach()]:
+        w[row : row + block.shape[1]].copy_(block.t())
+        row += block.shape[1]
+    return w
+
+
 def ifoj(weight: Tensor) -> Tensor:
     """``weight`` (gates on its last axis) with its gate blocks reordered to i, f, o, j."""
     return torch.cat(ifoj_columns(weight), dim=-1)
@@ -121,14 +134,7 @@ def packed_bf16(weight: Tensor, *, gates: bool = False) -> Tensor:
     """``weight`` (*Shape:* ``(K, N)``, ``[in, out]``) in bfloat16, reordered for oneDNN's
     linear (an opaque tensor); ``gates``: its columns reordered from i, j, f, o to i, f, o, j.
     The batch-size hint (32) did not change the speed for 1 to 64 rows when measured."""
-    # One bfloat16 temporary, not two (``t().to()`` keeps the transposed strides and
-    # ``contiguous()`` would copy again): loading converts 16 MB matrices one after another.
-    w = torch.empty(weight.shape[1], weight.shape[0], dtype=torch.bfloat16, device=weight.device)
-    blocks = ifoj_columns(weight.detach()) if gates else [weight.detach()]
-    row = 0
-    for block in blocks:  # (N, K) as linear wants, block by block: no float32 temporary
-        w[row : row + block.shape[1]].copy_(block.t())
-        row += block.shape[1]
+    w = transposed(weight, torch.bfloat16, gates=gates)  # no float32 temporary
     return torch.ops.mkldnn._reorder_linear_weight(w, 32)
 
 

@@ -20,10 +20,10 @@ from ..errors import ElmoInputError, Errors
 from .products import (
     Direction,
     ifoj,
-    ifoj_columns,
     linear_bf16,
     onednn_bf16_available,
     packed_bf16,
+    transposed,
 )
 
 ENGINE = "fbgemm"
@@ -57,11 +57,7 @@ def quantize_per_channel(weight: Tensor, *, gates: bool = False) -> Tensor:
     :param gates: Reorder the output channels from i, j, f, o to i, f, o, j.
     :returns: A quantized ``(N, K)`` tensor (``[out, in]``, as linear expects).
     """
-    w = torch.empty(weight.shape[1], weight.shape[0], device=weight.device)  # (N, K)
-    row = 0
-    for block in ifoj_columns(weight.detach()) if gates else [weight.detach()]:
-        w[row : row + block.shape[1]].copy_(block.t())  # one float32 temporary, not two
-        row += block.shape[1]
+    w = transposed(weight, torch.float32, gates=gates)  # (N, K): one float32 temporary
     # An all-zero channel keeps a positive scale: its values stay exactly zero.
     scale = (w.abs().amax(dim=1) / 127.0).clamp_min(1e-12).to(torch.float64)
     zero = torch.zeros(w.shape[0], dtype=torch.long)
