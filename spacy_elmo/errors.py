@@ -313,7 +313,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "spacy_elmo.weights.load_bilm) to train or save it."
     )
     E121 = (
-        "This biLM holds its LSTM weights only in {lean} (lean), so it cannot run its "
+        "This biLM holds its LSTM and highway weights only in {lean} (lean), so it cannot run its "
         "matrix products in {asked}. Give every embedder that shares it precision="
         "'{lean}', or load the biLM with lean=False to share it between precisions."
     )

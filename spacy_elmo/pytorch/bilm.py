@@ -240,7 +240,7 @@ class ELMoBiLM(nn.Module):
         # cat, slice) would be another ~25 MB per batch of 32.
         keep = slice(0, T2) if keep_boundaries else slice(1, T + 1)  # word t at position t + 1
         layers = x.new_empty(out.shape[0] + 1, B, keep.stop - keep.start, 2 * P)
-        layers[0] = torch.cat([x, x], dim=2)[:, keep]
+        layers[0].view(B, -1, 2, P).copy_(x[:, keep].unsqueeze(2))  # [x; x], no temporary
         layers[1:, order, :, :P] = out[:, 0, :, keep]
         layers[1:, order, :, P:] = reverse_within_length(out[:, 1], n_s)[:, :, keep]
         del out

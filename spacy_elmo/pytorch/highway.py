@@ -56,7 +56,9 @@ class Highway(nn.Module):
         drop the float32 weights; biases stay float32 (also inside the products)."""
         if self.lean_dtype is not None:
             if dtype != self.lean_dtype:
-                raise ElmoInputError(Errors.E121.format(lean=self.lean_dtype, asked=dtype))
+                raise ElmoInputError(
+                    Errors.E121.format(lean=_name(self.lean_dtype), asked=_name(dtype))
+                )
             return
         lean: List[ReducedLinear] = []
         for w, b in zip(self.weight, self.bias):

@@ -140,7 +140,8 @@ def stack_layers(
         h_seq, h_l, c_l = layer(l, x, state.h[l], state.c[l])
         if l > 0 and use_skip_connections:
             h_seq = h_seq + x if out is None else h_seq.add_(x)
-        outputs.append(h_seq)
+        if out is None:  # else the layer wrote into out[l]
+            outputs.append(h_seq)
         final_h.append(h_l)
         final_c.append(c_l)
         x = h_seq
