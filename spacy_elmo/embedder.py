@@ -6,7 +6,6 @@ type (bounded LRU cache), never for padding, :meth:`ElmoEmbedder.embed_sentences
 window of sentences by length (``zero``/``warm``), and no autograd graph is built.
 """
 
-import json
 import threading
 import warnings
 from collections import OrderedDict
@@ -22,7 +21,7 @@ from .memory import check_fits, device_memory
 from .pytorch.bilm import ELMoBiLM
 from .pytorch.char_ids import check_sentences
 from .pytorch.config import ELMoConfig
-from .pytorch.device import resolve_device
+from .pytorch.device import require_device
 from .pytorch.fork_safety import register_fork_handler
 from .pytorch.lstm import LSTMState, precision_dtype
 from .pytorch.state import StatefulRows, broadcast_state, read_sentences, warm_state
@@ -614,10 +613,7 @@ def _checked_settings(
     )
     if device is None:
         return None
-    dev, problem = resolve_device(device)
-    if dev is None or problem is not None:
-        raise ElmoInputError(Errors.E109.format(device=device, error=problem))
-    return dev
+    return require_device(device)
 
 
 def _check_argument_types(*, precision: object, cache_size: object, device: object = None) -> None:

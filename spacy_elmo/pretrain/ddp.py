@@ -14,8 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from ..errors import ElmoInputError, Errors
-from ..pytorch.device import resolve_device
+from ..pytorch.device import require_device
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,9 +58,7 @@ def init_distributed(device: Optional[str] = None) -> DistContext:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    dev, problem = resolve_device("auto" if device is None else device, local_rank=local)
-    if dev is None or problem is not None:
-        raise ElmoInputError(Errors.E109.format(device=device, error=problem))
+    dev = require_device("auto" if device is None else device, local_rank=local)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
         if dev.type == "cuda":

@@ -16,6 +16,8 @@ from typing import Collection, NamedTuple, Optional, Union
 
 import torch
 
+from ..errors import ElmoInputError, Errors
+
 
 class FrameworkDevice(NamedTuple):
     """The device the calling framework computes on: ``type`` "cuda" (with ``index``),
@@ -72,6 +74,17 @@ def resolve_device(
     if dev.type == "cuda" and dev.index is None:  # one GPU per process under torchrun
         dev = torch.device("cuda", local_rank or 0)
     return DeviceChoice(dev, _problem(dev, types, machine))
+
+
+def require_device(
+    setting: Union[str, torch.device], *, local_rank: Optional[int] = None
+) -> torch.device:
+    """:func:`resolve_device` for callers that need the device: E109, naming ``setting``
+    and the problem, where this machine lacks it."""
+    dev, problem = resolve_device(setting, local_rank=local_rank)
+    if dev is None or problem is not None:
+        raise ElmoInputError(Errors.E109.format(device=setting, error=problem))
+    return dev
 
 
 def _auto(

@@ -13,7 +13,7 @@ import torch
 from ..errors import ElmoFormatError, ElmoInputError, Errors
 from ..pytorch.bilm import ELMoBiLM
 from ..pytorch.config import ELMoConfig
-from ..pytorch.device import resolve_device
+from ..pytorch.device import require_device
 from .files import check_model_file
 from .memory import ModelFile, file_label, is_file_object
 
@@ -257,7 +257,6 @@ def _pairs(bilm: ELMoBiLM) -> Iterator[Tuple[str, torch.Tensor, str]]:
         yield f"CNN_high_{k}/b_carry", b[F:], "copy"
     yield "CNN_proj/W_proj", cnn.proj_weight, "copy"
     yield "CNN_proj/b_proj", cnn.proj_bias, "copy"
-    P = config.lstm.projection_dim
     for d in range(2):
         for layer in range(config.lstm.n_layers):
             prefix = _lstm_prefix(d, layer)
@@ -362,7 +361,7 @@ def load_bilm(
     check_weights(config, weight_file)  # before allocating what the options ask for
     bilm = ELMoBiLM(config)
     load_weights(bilm, weight_file)
-    bilm = bilm.to(_device(device))
+    bilm = bilm.to(require_device(device))
     bilm.requires_grad_(trainable)
     return bilm.train(trainable)
 
@@ -375,12 +374,3 @@ def manylangs_folder(options_file: ModelFile) -> Optional[Path]:
     if is_file_object(options_file):
         return None
     return model_folder_of(cast(Union[str, Path], options_file))
-
-
-def _device(device: Union[str, torch.device]) -> torch.device:
-    """``device`` as a torch device this machine has (E109 otherwise); "auto" as
-    :func:`~spacy_elmo.pytorch.device.resolve_device` decides."""
-    dev, problem = resolve_device(device)
-    if dev is None or problem is not None:
-        raise ElmoInputError(Errors.E109.format(device=device, error=problem))
-    return dev

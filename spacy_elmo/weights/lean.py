@@ -15,7 +15,7 @@ from torch import Tensor
 
 from ..errors import ElmoInputError, Errors
 from ..pytorch.bilm import ELMoBiLM
-from ..pytorch.device import device_problem
+from ..pytorch.device import require_device
 from ..pytorch.lstm import forget_gate_bias, precision_dtype
 from ..pytorch.packing import packer
 from ..pytorch.products import Direction
@@ -39,9 +39,7 @@ def load_lean_bilm(
     dtype = precision_dtype(precision)
     if dtype == torch.float32:
         raise ElmoInputError(Errors.E114.format(value=precision))
-    dev, problem = device_problem(device)
-    if dev is None or problem is not None:
-        raise ElmoInputError(Errors.E109.format(device=device, error=problem))
+    dev = require_device(device)
     if dtype == torch.int8:
         from ..pytorch.quantize import int8_problem
 

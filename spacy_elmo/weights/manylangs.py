@@ -24,11 +24,11 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from ..errors import ElmoFormatError, ElmoInputError, Errors
+from ..errors import ElmoFormatError, Errors
 from ..pytorch.bilm import ELMoBiLM
 from ..pytorch.char_vocab import TokenVocabulary
 from ..pytorch.config import CharCNNConfig, ELMoConfig, LSTMConfig, VocabularyConfig
-from ..pytorch.device import resolve_device
+from ..pytorch.device import require_device
 
 CONFIG_NAME = "config.json"
 STATE_FILES = ("token_embedder.pkl", "encoder.pkl")
@@ -95,10 +95,7 @@ def load_manylangs(
         _copy_token_embedder(bilm, states["token_embedder.pkl"], config)
         _copy_encoder(bilm, states["encoder.pkl"], config)
     bilm.set_vocabulary(vocabulary)
-    dev, problem = resolve_device(device)
-    if dev is None or problem is not None:
-        raise ElmoInputError(Errors.E109.format(device=device, error=problem))
-    return bilm.to(dev).requires_grad_(False).eval()
+    return bilm.to(require_device(device)).requires_grad_(False).eval()
 
 
 # --- configs --------------------------------------------------------------------------------
