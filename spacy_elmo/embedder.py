@@ -306,14 +306,14 @@ class ElmoEmbedder:
             self._cache_index.clear()
             self._cache_rows = None
 
-    def weights_changed(self, *, char_cnn: bool = True) -> None:
+    def weights_changed(self) -> None:
         """Follow an update of the biLM's weights (fine-tuning): forget the char-CNN vectors
-        if ``char_cnn`` changed, and compute the warm state again from the new weights before
+        if the char CNN trains (they stay valid otherwise), and compute the warm state again from the new weights before
         the next call without gradients, so that inference gives the vectors a runtime
         loaded from the saved weights gives. Training calls (``grad=True``) keep the warm
         state they have: computing it again at every update would double a step's cost."""
         with self._lock:
-            if char_cnn:
+            if self._char_cnn_trains:
                 self.clear_cache()
             self._warm_stale = self.state == "warm"
 

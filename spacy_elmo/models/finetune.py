@@ -84,9 +84,10 @@ def apply_update(
         p = params[name]
         if p.grad is None:
             continue
-        # Copies: thinc's optimizers update the weights array in place.
+        # A copy of the weights: thinc's optimizers update them in place, and p.copy_ below
+        # must move p's version counter. The gradient is dropped right after: no copy.
         weights = cast(FloatsXd, torch2xp(p.detach().clone()))
-        grad = cast(FloatsXd, torch2xp(p.grad.detach().clone()))
+        grad = cast(FloatsXd, torch2xp(p.grad.detach()))
         new, _ = optimizer((key_id, f"bilm.{name}"), weights, grad, lr_scale=lr_scale)
         with torch.no_grad():
             p.copy_(xp2torch(new, device=p.device))

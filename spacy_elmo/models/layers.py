@@ -16,7 +16,7 @@ gradients through the biLM (they accumulate in the parameters' ``.grad``) and th
 """
 
 import inspect
-from typing import Any, Callable, List, Optional, Sequence, Tuple, cast
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
 import torch
@@ -140,7 +140,7 @@ def compute_layers(
     )
     keys = [doc_key(doc) if use_cache else None for doc in docs]
     hits = [None if key is None else bilm.cache.get(key) for key in keys]
-    outputs, batches = _plan(bilm, docs, skip=[h is not None for h in hits], mixed=mix is not None)
+    outputs, batches = _plan(bilm, docs, hits, mixed=mix is not None)
     mix_t = None if mix is None else torch.from_numpy(np.asarray(mix, dtype=np.float32))
     for batch in batches:
         layers_t, _ = embedder.embed_batch_torch(_batch_tokens(docs, batch))
@@ -148,9 +148,6 @@ def compute_layers(
         if mix_t is not None:
             layers_t = mix_layers(layers_t, mix_t.to(layers_t.device), gamma)[None]  # (1, B, T, D)
         _scatter(outputs, batch, layers_t.to("cpu").numpy(), mixed=mix is not None)
-    for i, hit in enumerate(hits):
-        if hit is not None:
-            outputs[i] = hit
     if use_cache:
         for i, key in enumerate(keys):
             if key is not None and outputs[i].flags.writeable:
@@ -163,7 +160,7 @@ def train_forward(model: Model, docs: List[Doc]) -> Tuple[LayersOutT, Callable]:
     backward pass that sends the layers' gradients through it (into ``.grad``)."""
     bilm = get_bilm(model)
     embedder, dropout = bilm.embedder, bilm.settings.dropout
-    outputs, batches = _plan(bilm, docs, skip=[False] * len(docs), mixed=False)
+    outputs, batches = _plan(bilm, docs, [None] * len(docs), mixed=False)
     tensors: List[torch.Tensor] = []
     for batch in batches:
         layers_t, _ = embedder.embed_batch_torch(_batch_tokens(docs, batch), grad=True)
@@ -187,9 +184,14 @@ def train_forward(model: Model, docs: List[Doc]) -> Tuple[LayersOutT, Callable]:
 
 
 def _plan(
-    bilm: BiLMOwner, docs: Sequence[Doc], *, skip: List[bool], mixed: bool
+    bilm: BiLMOwner,
+    docs: Sequence[Doc],
+    hits: Sequence[Optional[np.ndarray]],
+    *,
+    mixed: bool,
 ) -> Tuple[List[np.ndarray], List[List[Segment]]]:
-    """Zeroed outputs for every doc and the biLM batches of the docs not skipped.
+    """Outputs for every doc: its layer-cache hit, else zeros to fill; and the biLM batches
+    of the docs without a hit.
     *Shape:* ``(L + 1, n_tokens, 2P)`` per doc, or ``(n_tokens, 2P)`` when ``mixed``."""
     settings, embedder = bilm.settings, bilm.embedder
     K, D = embedder.n_layers, embedder.output_dim
@@ -197,9 +199,11 @@ def _plan(
     segments: List[Segment] = []
     for i, doc in enumerate(docs):
         shape = (len(doc), D) if mixed else (K, len(doc), D)
-        outputs.append(np.zeros(shape, dtype=np.float32))
-        if skip[i]:
+        hit = hits[i]
+        if hit is not None:  # from the layer cache: nothing to compute
+            outputs.append(hit)
             continue
+        outputs.append(np.zeros(shape, dtype=np.float32))
         segments.extend(
             doc_segments(
                 doc,
@@ -243,8 +247,12 @@ def _gather(
     """The inverse of :func:`_scatter` for gradients: each doc's gradient at the positions
     of the batch's layers. *Shape:* ``(K, B, T, D)``, zero at padding and context."""
     grad = torch.zeros_like(layers)
+    docs: Dict[int, torch.Tensor] = {}  # each doc's gradient converted once, not per segment
     for b, seg in enumerate(batch):
+        d = docs.get(seg.doc_index)
+        if d is None:
+            d = torch.as_tensor(model.ops.to_numpy(d_outputs[seg.doc_index]), device=grad.device)
+            docs[seg.doc_index] = d  # (K, n_tokens, D)
         keep = list(seg.positions[seg.keep_start : seg.keep_end])
-        d = model.ops.to_numpy(d_outputs[seg.doc_index])[:, keep]  # (K, n, D)
-        grad[:, b, seg.keep_start : seg.keep_end] = torch.as_tensor(d, device=grad.device)
+        grad[:, b, seg.keep_start : seg.keep_end] = d[:, keep]
     return grad

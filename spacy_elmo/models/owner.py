@@ -157,8 +157,7 @@ class BiLMOwner:
         scale = self.settings.learning_rate_scale
         if apply_update(embedder.bilm, self.trained, optimizer, key_id=key_id, lr_scale=scale):
             self.tuned = True
-            # the char-CNN vectors the runtime keeps stay valid unless it was trained too
-            embedder.weights_changed(char_cnn=any(not n.startswith("lstm.") for n in self.trained))
+            embedder.weights_changed()
 
     def file_bytes(self) -> Dict[str, bytes]:
         """The biLM's two files: a copy of the source's, or, once the weights were
