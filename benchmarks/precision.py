@@ -5,7 +5,7 @@ each process loads ``ElmoEmbedder(precision=P)`` (lean for bfloat16 and int8) on
 random ``original`` weights, embeds one warm-up batch of 32 (oneDNN and fbgemm make their
 kernels for each new shape then), times ``batches`` more and reports its memory: the RSS
 after importing torch and spacy-elmo (the baseline no precision can go below), the peak
-after loading and the peak over the whole run (``ru_maxrss``). Rounds run the precisions
+after loading and the peak over the whole run (the process's own ``VmHWM``). Rounds run the precisions
 interleaved, so a busy machine slows them alike; the table gives medians over rounds and
 the median of each round's ratio to float32.
 """
@@ -25,10 +25,14 @@ from spacy_elmo.runtime_settings import PRECISIONS
 from .runner import checkout_env
 from .sentences import make_sentences
 from .weights import make_weights
+from .worker_common import own_peak_rss_mb
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """This process's own peak RSS (``VmHWM``; ``ru_maxrss`` where /proc has none, which
+    starts from the forking parent's peak: see :func:`worker_common.own_peak_rss_mb`)."""
+    own = own_peak_rss_mb()
+    return own if own is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def one(precision: str, cache_dir: str, batches: int) -> dict:

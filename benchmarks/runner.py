@@ -6,8 +6,9 @@ batch and answers ``{"event": "ready"}``; then the parent sends one JSON command
 (``{"cmd": "run", "state": ...}``, ``{"cmd": "parity", "n": ..., "path": ...}``,
 ``{"cmd": "quit"}``) and reads one JSON reply per line. Only one worker computes at a time,
 and the timed passes alternate between implementations, so neighbour load on the machine
-hits all of them alike. Each worker's peak RSS comes from ``os.wait4`` on that process
-(``ru_maxrss``), so it covers loading, warm-up and every pass of that implementation alone.
+hits all of them alike. Each worker reports its own peak RSS (``VmHWM``; ``ru_maxrss`` from
+``os.wait4`` where /proc has none), so it covers loading, warm-up and every pass of that
+implementation alone.
 """
 
 import json
