@@ -17,7 +17,7 @@ import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, Iterator, List, Literal, Optional, Tuple, Union
+from typing import IO, BinaryIO, Iterator, List, Literal, Optional, Sequence, Sized, Tuple, Union
 
 from ..errors import ElmoInputError, Errors
 
@@ -182,10 +182,10 @@ def length_sorted_windows(
 
 
 def token_batches(
-    tokens: List[List[str]], *, batch_size: int, max_batch_tokens: int
+    tokens: Sequence[Sized], *, batch_size: int, max_batch_tokens: int
 ) -> Iterator[Tuple[int, int]]:
-    """``(start, end)`` of consecutive biLM batches over ``tokens`` (a window, longest first
-    when sorted): at most ``batch_size`` sentences and at most ``max_batch_tokens`` padded
+    """``(start, end)`` of consecutive biLM batches over ``tokens`` (sentences, or any
+    sequences with a length; a window, longest first when sorted): at most ``batch_size`` sentences and at most ``max_batch_tokens`` padded
     tokens (rows x longest) each, one sentence at least: long sentences go in smaller
     batches, so a call's memory stays bounded."""
     start, longest = 0, 0

@@ -11,6 +11,8 @@ from typing import Iterator, List, Sequence, Tuple
 
 from spacy.tokens import Doc
 
+from ..corpus.reader import token_batches
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -75,16 +77,7 @@ def batch_segments(
     ``max_batch_tokens`` padded tokens (``rows * longest``). With ``sort`` the segments are
     ordered longest first, so each batch holds similar lengths and little padding."""
     order = sorted(segments, key=len, reverse=True) if sort else list(segments)
-    batch: List[Segment] = []
-    longest = 0
-    for seg in order:
-        new_longest = max(longest, len(seg))
-        if batch and (
-            len(batch) >= batch_size or new_longest * (len(batch) + 1) > max_batch_tokens
-        ):
-            yield batch
-            batch, new_longest = [], len(seg)
-        batch.append(seg)
-        longest = new_longest
-    if batch:
-        yield batch
+    for start, end in token_batches(
+        order, batch_size=batch_size, max_batch_tokens=max_batch_tokens
+    ):
+        yield order[start:end]
