@@ -28,16 +28,16 @@ import torch
 MODES = ("frozen", "top", "top-graph", "all")
 
 
+# Each mode as the `trainable_layers` setting it times.
+_TRAINABLE = {"frozen": "none", "top": "top", "top-graph": "top", "all": "all"}
+
+
 def _set_trainable(bilm: torch.nn.Module, mode: str) -> None:
-    lstm = bilm.lstm
-    top = lstm.config.n_layers - 1
-    top_params = {
-        id(p)
-        for p in (lstm.input_weight[top], lstm.recurrent_weight[top])
-        + (lstm.proj_weight[top], lstm.bias[top])
-    }
-    for p in bilm.parameters():
-        p.requires_grad_(mode == "all" or (mode.startswith("top") and id(p) in top_params))
+    """Exactly the parameters ``trainable_layers`` trains require grad (the pipeline's
+    own choice, :func:`spacy_elmo.models.finetune.unfreeze`)."""
+    from spacy_elmo.models.finetune import unfreeze
+
+    unfreeze(bilm, _TRAINABLE[mode], precision="float32")
 
 
 def _step(bilm: torch.nn.Module, char_ids: torch.Tensor, mode: str) -> Callable[[], float]:
