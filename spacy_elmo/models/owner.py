@@ -22,7 +22,7 @@ from ..shared import SharedKey, shared_embedder
 from .cache import LayerCache
 from .device import device_for
 from .finetune import apply_update, unfreeze, weights_bytes
-from .source import OPTIONS_NAME, WEIGHTS_NAME, BiLMSource
+from .source import OPTIONS_NAME, BiLMSource
 
 
 class BiLMOwner:
@@ -133,7 +133,10 @@ class BiLMOwner:
         biLM is moved when next used)."""
         moved = (ops.name, ops.device_id) != (self.ops.name, self.ops.device_id)
         if self.settings.device == "auto" and moved:
-            self._embedder = None
+            if self.tuned:  # loaded again from the fine-tuned weights, not the original files
+                self.attach(self.saved_source())
+            else:
+                self._embedder = None
         self.ops = ops
 
     def copy(self) -> "BiLMOwner":
@@ -160,14 +163,18 @@ class BiLMOwner:
             embedder.weights_changed()
 
     def file_bytes(self) -> Dict[str, bytes]:
-        """The biLM's two files: a copy of the source's, or, once the weights were
-        fine-tuned, the source's options.json and the weights as they are now."""
+        """The biLM's two files, as :meth:`saved_source` has them."""
+        return self.saved_source().file_bytes()
+
+    def saved_source(self) -> BiLMSource:
+        """The files that hold this biLM: the source, or, once the weights were fine-tuned,
+        the source's options.json and the weights as they are now (bytes)."""
         if not self.tuned or self._embedder is None:
-            return self.source.file_bytes()
+            return self.source
         paths = self.source.paths
         options = self.source.options if paths is None else paths[OPTIONS_NAME].read_bytes()
         assert isinstance(options, bytes)
-        return {OPTIONS_NAME: options, WEIGHTS_NAME: weights_bytes(self._embedder.bilm)}
+        return BiLMSource(options=options, weights=weights_bytes(self._embedder.bilm))
 
 
 def check_setting_sizes(settings: BiLMSettings, embedder: ElmoEmbedder) -> None:

@@ -190,13 +190,8 @@ class ElmoShim(Shim):
 
     def write_files(self, path: Path) -> None:
         """The biLM's two files into the folder ``path``: copies of the source's, or the
-        fine-tuned weights (each file through a temporary file, as :func:`write_source`)."""
-        if not self.owner.tuned:
-            write_source(self.owner.source, Path(path))
-            return
-        folder = real_folder(Path(path))
-        for name, data in self.owner.file_bytes().items():  # names from FILE_NAMES
-            replace_file_bytes(folder / name, data)
+        fine-tuned weights (:meth:`BiLMOwner.saved_source`; see :func:`write_source`)."""
+        write_source(self.owner.saved_source(), Path(path))
 
     def to_disk(self, path: PathLike) -> None:
         self.write_files(Path(path))

@@ -233,6 +233,22 @@ def test_saved_pipeline_gives_the_fine_tuned_vectors(tiny_paths, tmp_path):
             assert np.abs(got[2] - orig[2]).max() > 1e-4  # not the original vectors
 
 
+def test_a_moved_pipeline_keeps_the_fine_tuned_weights(tiny_paths):
+    """``device = "auto"`` follows the framework's ops: moving the model reloads the biLM,
+    from the fine-tuned weights when it was trained (thinc's MPSOps is a real move on any
+    machine: without Apple's GPU the biLM lands on the CPU again)."""
+    from thinc.backends.mps_ops import MPSOps
+
+    nlp, _ = _trained(tiny_paths, trainable_layers="top", learning_rate_scale=1.0)
+    tuned = _layers(nlp)
+    owner = get_bilm(nlp.get_pipe("elmo").model)
+    loaded = owner.embedder
+    owner.to_device(MPSOps())
+    assert owner.embedder is not loaded  # loaded again, for the new device
+    for got, want in zip(_layers(nlp), tuned):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+
+
 def _files(tiny_paths):
     return {"options_file": tiny_paths[0], "weight_file": tiny_paths[1]}
 
