@@ -48,9 +48,9 @@ def init_config_cli(
 def _propose_models(lang: str) -> None:
     """The embedded biLM is English: name the catalogue's models for another language (on
     stderr, so `-` output stays a config)."""
-    from ..hub.catalogue import entries_for, same_language
+    from ..hub.catalogue import DEFAULT_LANG, entries_for, suits
 
-    if same_language("en", lang):
+    if suits(DEFAULT_LANG, lang):
         return
     names = [entry.name for entry in entries_for(lang)]
     listed = ", ".join(names) if names else "none in the catalogue (see `models`)"

@@ -10,7 +10,7 @@ architecture (every dataset shape against the options) instead.
 
 import difflib
 import warnings
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 from ..errors import ElmoDownloadError, Errors, Warnings
 from .entries import ModelEntry, Source
@@ -18,6 +18,8 @@ from .nlpl import NLPL_ENTRIES
 
 #: The embedded model shipped in the package (spacy_elmo/assets/default): no download.
 DEFAULT_NAME = "default"
+# The language of the embedded default biLM.
+DEFAULT_LANG = "en"
 S3 = "https://s3-us-west-2.amazonaws.com/allennlp/models/elmo"
 #: Stated with the AllenNLP/bilm-tf releases: the code is Apache-2.0; no separate licence
 #: file ships with the weights.
@@ -161,6 +163,12 @@ def same_language(model_lang: str, lang: str) -> bool:
     return a == b or b in _SAME.get(a, set())
 
 
+def suits(model_lang: str, lang: str) -> bool:
+    """Whether a model trained on ``model_lang`` suits a pipeline of language ``lang``: the
+    same language, or spaCy's multi-language class (``xx``/``mul``), which suits every model."""
+    return same_language(model_lang, lang) or lang.strip().lower() in ("xx", "mul")
+
+
 def warn_if_other_language(name: Optional[str], lang: str) -> bool:
     """W013 when the catalogue model ``name`` was trained on another language than ``lang``
     (a pipeline's ``nlp.lang``); True if it warned. Files and unknown names say nothing:
@@ -168,14 +176,14 @@ def warn_if_other_language(name: Optional[str], lang: str) -> bool:
     if not name:
         return False  # files (or nothing): no language is recorded for them
     if name.strip() == DEFAULT_NAME:
-        model_lang = "en"
+        model_lang = DEFAULT_LANG
     else:
         try:
             model_lang = get_entry(name).lang
         except ElmoDownloadError:
             return False  # an unknown name fails with E401 where it is loaded
-    if same_language(model_lang, lang) or lang.strip().lower() in ("xx", "mul"):
-        return False  # spaCy's multi-language class suits every model
+    if suits(model_lang, lang):
+        return False
     warnings.warn(
         Warnings.W013.format(model=name or DEFAULT_NAME, model_lang=model_lang, nlp_lang=lang)
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ..util import default_model_paths
-from .catalogue import DEFAULT_NAME, ModelEntry, entries_for, same_language
+from .catalogue import DEFAULT_LANG, DEFAULT_NAME, ModelEntry, entries_for, same_language
 from .resolve import cached_source
 
 #: The embedded model is small and briefly trained: it makes everything work offline.
@@ -66,7 +66,7 @@ def _default_row() -> ModelRow:
     options = json.loads(Path(options_path).read_text(encoding="utf8"))
     return ModelRow(
         name=DEFAULT_NAME,
-        lang="en",
+        lang=DEFAULT_LANG,
         use_for=DEFAULT_USE,
         dims=2 * int(options["lstm"]["projection_dim"]),
         layers=int(options["lstm"].get("n_layers", 1)),

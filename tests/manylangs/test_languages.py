@@ -123,3 +123,5 @@ def test_init_config_proposes_the_models_of_the_language():
     assert "models for 'de': nlpl-142" in result.output
     english = CliRunner().invoke(app, ["init-config", "-", "--lang", "en", "--pipeline", "ner"])
     assert "models for" not in english.output
+    multi = CliRunner().invoke(app, ["init-config", "-", "--lang", "xx", "--pipeline", "ner"])
+    assert "models for" not in multi.output  # spaCy's multi-language class suits the default
