@@ -406,9 +406,9 @@ class Elmo(TrainablePipe):
         return self
 
 
-# Docs gathered before the biLM runs in ``Elmo.pipe``: this many full biLM batches, as in
-# ElmoEmbedder.embed_sentences' sorting window. Enough for batches of similar lengths; the
-# window's outputs (its docs' vectors) stay a few times one batch's.
+# Docs gathered before the biLM runs in ``Elmo.pipe``: this many full biLM batches (the
+# embedder's own sorting window, ``embed_sentences``, is 8). Enough for batches of similar
+# lengths; the window's outputs (its docs' vectors, every layer) stay a few times one batch's.
 PIPE_WINDOW_BATCHES = 4
 
 
