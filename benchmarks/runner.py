@@ -315,29 +315,36 @@ def _result_header(run: BenchRun) -> dict:
     }
 
 
+def _reference_python(s: BenchSettings) -> Path:
+    return Path(s.reference_python) if s.reference_python else default_reference_python()
+
+
+def _ours_worker(run: BenchRun, name: str, variants: List[str]) -> Worker:
+    """A spacy-elmo worker for ``variants``, logging to ``worker-NAME.log`` (``+`` as ``-``)."""
+    args = dict(run.common, variants=variants, device=run.settings.device)
+    command = [sys.executable, "-m", "benchmarks.worker_ours"]
+    log_file = run.cache / f"worker-{name.replace('+', '-')}.log"
+    return Worker(name, command, args, log_file, run.settings.threads)
+
+
+def _allennlp_worker(run: BenchRun, name: str, ref: Path, **args: Any) -> Worker:
+    """An AllenNLP worker on the reference Python ``ref``, ``args`` over the common ones."""
+    command = [str(ref), str(HERE / "worker_allennlp.py")]
+    log_file = run.cache / f"worker-{name}.log"
+    return Worker(name, command, dict(run.common, **args), log_file, run.settings.threads)
+
+
 def _start_workers(run: BenchRun, variants: List[str], log: Callable[[str], None]) -> None:
     """Step 3: our worker (every variant, e.g. ``zero``, ``zero+bfloat16``) and, when its
     Python exists, AllenNLP's. Fills ``run.workers`` and ``run.runs``."""
     s = run.settings
     log("starting spacy-elmo worker")
-    run.workers["spacy-elmo"] = Worker(
-        "spacy-elmo",
-        [sys.executable, "-m", "benchmarks.worker_ours"],
-        dict(run.common, variants=variants, device=s.device),
-        run.cache / "worker-spacy-elmo.log",
-        s.threads,
-    )
-    ref = Path(s.reference_python) if s.reference_python else default_reference_python()
+    run.workers["spacy-elmo"] = _ours_worker(run, "spacy-elmo", variants)
+    ref = _reference_python(s)
     if s.use_reference and ref.is_file():
         log(f"starting AllenNLP worker ({ref})")
         try:
-            run.workers["allennlp"] = Worker(
-                "allennlp",
-                [str(ref), str(HERE / "worker_allennlp.py")],
-                run.common,
-                run.cache / "worker-allennlp.log",
-                s.threads,
-            )
+            run.workers["allennlp"] = _allennlp_worker(run, "allennlp", ref)
         except RuntimeError as e:
             run.notes.append(f"AllenNLP skipped: {e}")
             log(run.notes[-1])
@@ -421,13 +428,8 @@ def _allennlp_default_batch(run: BenchRun, log: Callable[[str], None]) -> dict:
     """Step 4e: AllenNLP again, in a fresh process (its own peak RSS), at its default batch
     of 64: ``repeats`` whole passes, median tokens/s."""
     s = run.settings
-    ref = Path(s.reference_python) if s.reference_python else default_reference_python()
-    worker = Worker(
-        "allennlp-b64",
-        [str(ref), str(HERE / "worker_allennlp.py")],
-        dict(run.common, batch_size=ALLENNLP_DEFAULT_BATCH, parity_n=0),
-        run.cache / "worker-allennlp-b64.log",
-        s.threads,
+    worker = _allennlp_worker(
+        run, "allennlp-b64", _reference_python(s), batch_size=ALLENNLP_DEFAULT_BATCH, parity_n=0
     )
     try:
         secs = [worker.ask(cmd="run")["seconds"] for _ in range(s.repeats)]
@@ -447,16 +449,9 @@ def _allennlp_default_batch(run: BenchRun, log: Callable[[str], None]) -> dict:
 def _rss_per_variant(run: BenchRun, variants: List[str], log: Callable[[str], None]) -> dict:
     """Step 4f: each variant alone in a fresh worker (a lone reduced precision loads lean),
     one pass: its own peak RSS, which the shared worker's cannot tell apart."""
-    s = run.settings
     out = {}
     for v in variants:
-        worker = Worker(
-            f"spacy-elmo-{v}",
-            [sys.executable, "-m", "benchmarks.worker_ours"],
-            dict(run.common, variants=[v], device=s.device),
-            run.cache / f"worker-spacy-elmo-{v.replace('+', '-')}.log",
-            s.threads,
-        )
+        worker = _ours_worker(run, f"spacy-elmo-{v}", [v])
         try:
             seconds = worker.ask(cmd="run", variant=v)["seconds"]
         finally:
